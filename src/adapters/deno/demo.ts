@@ -1,0 +1,101 @@
+/**
+ * `deno task demo`: the proxy with an embedded configuration in front of three
+ * built-in mock upstreams (fast, slow, flaky), all on 127.0.0.1, so it works offline.
+ *
+ * @module
+ */
+import { serveConfig } from "../../daemon/daemon.ts";
+import { loadConfig } from "../../core/config/mod.ts";
+import { JsonLogger } from "../../core/log/logger.ts";
+import { MockLlm } from "../../mock/mock_llm.ts";
+import { denoRuntime } from "./runtime.ts";
+
+const port = Number(Deno.env.get("LLMPROXY_DEMO_PORT") ?? 3000);
+const adminPort = Number(Deno.env.get("LLMPROXY_DEMO_ADMIN_PORT") ?? 9000);
+
+const mocks = {
+  fast: new MockLlm({ name: "fast", chunks: 12, chunkDelayMs: 40 }),
+  slow: new MockLlm({ name: "slow", latencyMs: 700, chunks: 12, chunkDelayMs: 150 }),
+  flaky: new MockLlm({
+    name: "flaky",
+    chunks: 12,
+    chunkDelayMs: 40,
+    errorRate: 0.5,
+    errorStatus: 503,
+  }),
+};
+const mockPorts: Record<string, number> = {};
+for (const [name, mock] of Object.entries(mocks)) {
+  const l = await denoRuntime.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    handler: (r) => mock.fetch(r),
+  });
+  mockPorts[name] = l.port;
+}
+
+const yaml = `
+http_server:
+  forwards:
+    - name: demo
+      address: 127.0.0.1
+      port: ${port}
+      default_group: chat
+      ratelimit: { per_second: 20, burst: 40 }
+      routing:
+        - { path: /v1/models, target_group: fast_only }
+  admin:
+    address: 127.0.0.1
+    port: ${adminPort}
+upstreams:
+  - { name: fast, url: "http://127.0.0.1:${mockPorts.fast}", auth: { type: bearer, token: demo-key } }
+  - { name: slow, url: "http://127.0.0.1:${mockPorts.slow}" }
+  - name: flaky
+    url: "http://127.0.0.1:${mockPorts.flaky}"
+    breaker: { threshold: 0.5, cooldown: 10 }
+upstream_groups:
+  - name: chat
+    upstreams: [{ name: fast }, { name: slow }, { name: flaky }]
+    balance: { strategy: response_aware }
+    http_client:
+      retry: { attempts: 2, initial: 100 }
+  - name: fast_only
+    upstreams: [{ name: fast }]
+`;
+
+const loaded = loadConfig(yaml, { file: "<demo>" });
+if (!loaded.ok) throw new Error(`demo config invalid: ${JSON.stringify(loaded.errors)}`);
+
+const base = `http://127.0.0.1:${port}`;
+console.log(`
+llmproxy demo: proxy on ${base}, admin on http://127.0.0.1:${adminPort}
+upstreams (built-in mocks): fast :${mockPorts.fast}, slow :${mockPorts.slow} (700 ms), flaky :${mockPorts.flaky} (50% 503, breaker)
+group "chat" balances response_aware with retries, so flaky errors never reach you.
+
+Try (another terminal):
+  curl -s ${base}/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"model":"demo","messages":[{"role":"user","content":"hi"}]}'
+  curl -N ${base}/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{"model":"demo","stream":true,"messages":[{"role":"user","content":"hi"}]}'
+  curl -s ${base}/v1/models
+
+With the openai SDK (npm i openai), streaming:
+  import OpenAI from "openai";
+  const ai = new OpenAI({ baseURL: "${base}/v1", apiKey: "unused" });
+  const s = await ai.chat.completions.create({ model: "demo", stream: true, messages: [{ role: "user", content: "hi" }] });
+  for await (const c of s) process.stdout.write(c.choices[0]?.delta?.content ?? "");
+
+Health and metrics:
+  curl -s http://127.0.0.1:${adminPort}/health
+  curl -s http://127.0.0.1:${adminPort}/ready
+  curl -s http://127.0.0.1:${adminPort}/metrics | grep llmproxy_upstream_requests_total
+
+Ctrl-C drains and stops. Ports busy? Set LLMPROXY_DEMO_PORT / LLMPROXY_DEMO_ADMIN_PORT.
+`);
+
+const code = await serveConfig(denoRuntime, loaded.config, new JsonLogger(), {
+  configPath: "<demo>",
+  debug: false,
+  shutdownTimeout: 5,
+});
+Deno.exit(code);

@@ -1,0 +1,45 @@
+/**
+ * The strategy factory.
+ *
+ * @module
+ */
+
+import type { Strategy } from "../config/types.ts";
+import { FailoverBalancer } from "./failover.ts";
+import { RandomBalancer } from "./random.ts";
+import { ResponseAwareBalancer } from "./response_aware.ts";
+import { RoundRobinBalancer } from "./roundrobin.ts";
+import type { Balancer, BalancerDeps } from "./types.ts";
+import { WeightedRoundRobinBalancer } from "./weighted_roundrobin.ts";
+
+/**
+ * Builds the balancer for `strategy`.
+ *
+ * @example
+ * ```ts
+ * const members = [{ name: "a", weight: 8 }, { name: "b", weight: 2 }];
+ * const balancer = createBalancer("weighted_roundrobin", { members });
+ * balancer.pick(members);
+ * ```
+ */
+export function createBalancer(strategy: Strategy, deps: BalancerDeps): Balancer {
+  switch (strategy) {
+    case "roundrobin":
+      return new RoundRobinBalancer(deps);
+    case "weighted_roundrobin":
+      return new WeightedRoundRobinBalancer(deps);
+    case "random":
+      return new RandomBalancer(deps);
+    case "failover":
+      return new FailoverBalancer(deps);
+    case "response_aware":
+      return new ResponseAwareBalancer(deps);
+    default: {
+      const unknown: never = strategy;
+      throw new TypeError(
+        `unknown balance strategy "${String(unknown)}"; expected roundrobin, ` +
+          "weighted_roundrobin, random, response_aware or failover",
+      );
+    }
+  }
+}

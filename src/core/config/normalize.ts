@@ -1,0 +1,133 @@
+/**
+ * From a parsed file to the snapshot: switched-off blocks and `enabled` keys go,
+ * `stream_mode` folds into `stream`, sizes become bytes, auth takes its tagged shape,
+ * and the result is frozen all the way down.
+ *
+ * @module
+ */
+
+import type { z } from "zod";
+import { parseByteSize } from "./byte_size.ts";
+import type {
+  authSchema,
+  breakerSchema,
+  forwardSchema,
+  groupSchema,
+  headerOpSchema,
+  httpClientSchema,
+  ParsedConfig,
+  upstreamSchema,
+} from "./schema.ts";
+import type {
+  AuthConfig,
+  Config,
+  ForwardConfig,
+  GroupConfig,
+  HeaderOpConfig,
+  HttpClientConfig,
+  UpstreamConfig,
+} from "./types.ts";
+
+type Out<T extends z.ZodType> = z.output<T>;
+
+/** Whether an optional block is on: present, and not `enabled: false`. */
+function on<T extends { enabled?: boolean }>(block: T | undefined): block is T {
+  return block !== undefined && block.enabled !== false;
+}
+
+/** The snapshot of one parsed forward. */
+export function normalizeForward(f: Out<typeof forwardSchema>): ForwardConfig {
+  return {
+    name: f.name,
+    port: f.port,
+    address: f.address,
+    default_group: f.default_group,
+    routing: f.routing.map((r) => ({ path: r.path, target_group: r.target_group })),
+    ...(on(f.ratelimit)
+      ? { ratelimit: { per_second: f.ratelimit.per_second, burst: f.ratelimit.burst } }
+      : {}),
+    timeout: { connect: f.timeout.connect },
+    // The schema has already refused sizes that do not parse.
+    max_body_size: parseByteSize(f.max_body_size)!,
+    trusted_proxies: [...f.trusted_proxies],
+    hosts: [...f.hosts],
+  };
+}
+
+function normalizeAuth(a: Out<typeof authSchema>): AuthConfig {
+  switch (a.type) {
+    case "bearer":
+      return { type: "bearer", token: a.token! };
+    case "basic":
+      return { type: "basic", username: a.username!, password: a.password! };
+    default:
+      return { type: "none" };
+  }
+}
+
+function normalizeHeader(h: Out<typeof headerOpSchema>): HeaderOpConfig {
+  return h.op === "remove" ? { op: h.op, key: h.key } : { op: h.op, key: h.key, value: h.value! };
+}
+
+function normalizeBreaker(b: Out<typeof breakerSchema> | undefined) {
+  return on(b) ? { breaker: { threshold: b.threshold, cooldown: b.cooldown } } : {};
+}
+
+/** The snapshot of one parsed upstream. */
+export function normalizeUpstream(u: Out<typeof upstreamSchema>): UpstreamConfig {
+  return {
+    name: u.name,
+    url: u.url,
+    auth: normalizeAuth(u.auth),
+    headers: u.headers.map(normalizeHeader),
+    ...normalizeBreaker(u.breaker),
+    weight: u.weight,
+  };
+}
+
+function normalizeHttpClient(c: Out<typeof httpClientSchema>): HttpClientConfig {
+  return {
+    agent: c.agent,
+    keepalive: c.keepalive,
+    stream: c.stream ?? c.stream_mode ?? true,
+    timeout: { connect: c.timeout.connect, request: c.timeout.request, idle: c.timeout.idle },
+    ...(on(c.retry) ? { retry: { attempts: c.retry.attempts, initial: c.retry.initial } } : {}),
+    // The schema requires a url whenever the proxy is on.
+    ...(on(c.proxy) ? { proxy: { url: c.proxy.url! } } : {}),
+  };
+}
+
+/** The snapshot of one parsed group. */
+export function normalizeGroup(g: Out<typeof groupSchema>): GroupConfig {
+  return {
+    name: g.name,
+    upstreams: g.upstreams.map((m) => ({ name: m.name, weight: m.weight })),
+    balance: { strategy: g.balance.strategy },
+    http_client: normalizeHttpClient(g.http_client),
+  };
+}
+
+/** The snapshot of a whole parsed file, deep-frozen. */
+export function normalizeConfig(c: ParsedConfig): Config {
+  return deepFreeze({
+    http_server: {
+      forwards: c.http_server.forwards.map(normalizeForward),
+      admin: {
+        port: c.http_server.admin.port,
+        address: c.http_server.admin.address,
+        timeout: { connect: c.http_server.admin.timeout.connect },
+      },
+    },
+    upstreams: c.upstreams.map(normalizeUpstream),
+    upstream_groups: c.upstream_groups.map(normalizeGroup),
+  });
+}
+
+/** Freezes `value` and everything reachable from it; returns it. */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}

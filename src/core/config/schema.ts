@@ -1,0 +1,236 @@
+/**
+ * The configuration file schema (SPEC §1.1), in zod.
+ *
+ * These schemas describe what a file or an admin request body may contain, with the
+ * defaults filled in. They accept the snapshot shape too (a snapshot is a file with
+ * every default written out), so whatever the admin API returns can be sent back.
+ * Turning a parsed file into the snapshot (dropping switched-off blocks, resolving
+ * `stream_mode`, converting sizes) is `normalize.ts`'s job.
+ *
+ * @module
+ */
+
+import { z } from "zod";
+import { BYTE_SIZE_UNITS, DEFAULT_MAX_BODY_SIZE, parseByteSize } from "./byte_size.ts";
+import { isHeaderName, isHeaderValue, isHttpUrl } from "./http_syntax.ts";
+import { isCidr, isHostname, isListenAddress } from "./net.ts";
+import {
+  bool,
+  intIn,
+  list,
+  mapping,
+  mustBe,
+  mustBeText,
+  nonEmpty,
+  numberIn,
+  oneOf,
+  secret,
+  stringThat,
+} from "./rules.ts";
+
+/** The balancing strategies of SPEC §4.2. */
+export const STRATEGIES = [
+  "roundrobin",
+  "weighted_roundrobin",
+  "random",
+  "response_aware",
+  "failover",
+] as const;
+
+const port = () => intIn(1, 65535);
+const listenAddress = () => stringThat('an IPv4 or IPv6 address or "localhost"', isListenAddress);
+const httpUrl = () => stringThat("an absolute http(s) URL", isHttpUrl);
+const weight = () => intIn(1, 65535).default(1);
+// Header values often carry keys (`x-api-key`), and a key read from the environment
+// often ends in a newline: say what is wrong with the value without printing it.
+const headerValue = () => {
+  const what = "a valid HTTP header value (no CR, LF or NUL; Latin-1 only)";
+  const other = mustBeText(what);
+  const error = (issue: { readonly input?: unknown }) => {
+    const v = issue.input;
+    if (typeof v !== "string") return other(issue);
+    const wide = [...v].find((c) => c.codePointAt(0)! > 255);
+    const got = /[\r\n]/.test(v)
+      ? "a value with a line break"
+      : v.includes("\0")
+      ? "a value with a NUL character"
+      : `a value with the character ${JSON.stringify(wide)}`;
+    return `must be ${what}, got ${got}`;
+  };
+  return z.string({ error }).refine(isHeaderValue, { error });
+};
+
+const byteSize = () => {
+  const error = mustBe(
+    `a size in bytes: a whole number, or a number with a unit ${BYTE_SIZE_UNITS}, e.g. "10MiB"`,
+  );
+  return z.union([z.number(), z.string()], { error }).refine(
+    (v) => parseByteSize(v) !== undefined,
+    { error },
+  );
+};
+
+/** `routing[]` entry of a forward: a path pattern (SPEC §3) and the group it goes to. */
+export const routeRuleSchema = mapping({
+  path: nonEmpty("a non-empty path pattern"),
+  target_group: nonEmpty("a group name"),
+});
+
+/** `ratelimit` of a forward; present means on unless `enabled: false`. */
+export const rateLimitSchema = mapping({
+  enabled: bool().optional(),
+  per_second: intIn(1, 10000).default(100),
+  burst: intIn(1, 20000).default(200),
+});
+
+const connectTimeout = () => mapping({ connect: intIn(1, 120).default(10) }).prefault({});
+
+/** One `http_server.forwards[]` entry (an inbound listener). */
+export const forwardSchema = mapping({
+  name: nonEmpty(),
+  port: port().default(3000),
+  address: listenAddress().default("0.0.0.0"),
+  default_group: nonEmpty("a group name"),
+  routing: list(routeRuleSchema).default([]),
+  ratelimit: rateLimitSchema.optional(),
+  timeout: connectTimeout(),
+  max_body_size: byteSize().default(DEFAULT_MAX_BODY_SIZE),
+  trusted_proxies: list(
+    stringThat("an IPv4 or IPv6 address or CIDR (e.g. 10.0.0.0/8, fd00::/8)", isCidr),
+  ).default([]),
+  hosts: list(stringThat("a host name without port (e.g. api.example.com)", isHostname))
+    .default([]),
+});
+
+/** `http_server.admin`, the management listener. */
+export const adminSchema = mapping({
+  port: port().default(9000),
+  address: listenAddress().default("0.0.0.0"),
+  timeout: connectTimeout(),
+});
+
+const AUTH_TYPES = ["none", "bearer", "basic"] as const;
+
+/** `auth` of an upstream; `bearer` needs `token`, `basic` needs `username` and `password`. */
+export const authSchema = mapping({
+  type: oneOf(AUTH_TYPES).default("none"),
+  token: secret().optional(),
+  username: nonEmpty().optional(),
+  password: secret().optional(),
+}).superRefine((auth, ctx) => {
+  const need = (key: "token" | "username" | "password") => {
+    if (auth[key] === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: [key],
+        message: `required key "${key}" is missing: auth type "${auth.type}" needs it`,
+      });
+    }
+  };
+  if (auth.type === "bearer") need("token");
+  if (auth.type === "basic") {
+    need("username");
+    need("password");
+  }
+});
+
+/** One `headers[]` operation of an upstream. */
+export const headerOpSchema = mapping({
+  op: oneOf(["insert", "replace", "remove"]),
+  key: stringThat(
+    "a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~)",
+    isHeaderName,
+  ),
+  value: headerValue().optional(),
+}).superRefine((h, ctx) => {
+  if (h.op !== "remove" && h.value === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["value"],
+      message: `required key "value" is missing: op "${h.op}" needs it`,
+    });
+  }
+});
+
+/** `breaker` of an upstream; present means on unless `enabled: false`. */
+export const breakerSchema = mapping({
+  enabled: bool().optional(),
+  threshold: numberIn(0.01, 1, "0.01", "1.0").default(0.5),
+  cooldown: intIn(1, 3600).default(30),
+});
+
+/** One `upstreams[]` entry (a backend endpoint). Accepts its own snapshot back. */
+export const upstreamSchema = mapping({
+  name: nonEmpty(),
+  url: httpUrl(),
+  auth: authSchema.prefault({}),
+  headers: list(headerOpSchema).default([]),
+  breaker: breakerSchema.optional(),
+  weight: weight(),
+});
+
+/** `retry` of a group's client; present means on unless `enabled: false`. */
+export const retrySchema = mapping({
+  enabled: bool().optional(),
+  attempts: intIn(1, 100).default(3),
+  initial: intIn(100, 10000).default(500),
+});
+
+/** `proxy` of a group's client; `url` is needed unless `enabled: false`. */
+export const proxySchema = mapping({
+  enabled: bool().optional(),
+  url: httpUrl().optional(),
+}).superRefine((p, ctx) => {
+  if (p.enabled !== false && p.url === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["url"],
+      message: 'required key "url" is missing: an outbound proxy needs it (or set enabled: false)',
+    });
+  }
+});
+
+/** `http_client` of a group. `stream_mode` is the Rust release's spelling of `stream`. */
+export const httpClientSchema = mapping({
+  agent: headerValue().refine((s) => s !== "", { error: mustBe("a non-empty User-Agent") })
+    .default("LLMProxy/1.0"),
+  keepalive: intIn(5, 600).default(30),
+  stream: bool().optional(),
+  stream_mode: bool().optional(),
+  timeout: mapping({
+    connect: intIn(1, 120).default(10),
+    request: intIn(1, 1200).default(300),
+    idle: intIn(5, 1800).default(60),
+  }).prefault({}),
+  retry: retrySchema.optional(),
+  proxy: proxySchema.optional(),
+});
+
+/** A member of a group: an upstream name and its weight. */
+export const groupMemberSchema = mapping({
+  name: nonEmpty("an upstream name"),
+  weight: weight(),
+});
+
+/** One `upstream_groups[]` entry. Accepts its own snapshot back. */
+export const groupSchema = mapping({
+  name: nonEmpty(),
+  upstreams: list(groupMemberSchema).min(1, {
+    error: mustBe("a list of at least one upstream"),
+  }),
+  balance: mapping({ strategy: oneOf(STRATEGIES).default("roundrobin") }).prefault({}),
+  http_client: httpClientSchema.prefault({}),
+});
+
+/** The whole file. */
+export const configSchema = mapping({
+  http_server: mapping({
+    forwards: list(forwardSchema).default([]),
+    admin: adminSchema.prefault({}),
+  }).prefault({}),
+  upstreams: list(upstreamSchema).default([]),
+  upstream_groups: list(groupSchema).default([]),
+});
+
+/** A configuration as the file schema outputs it: defaults filled, not yet a snapshot. */
+export type ParsedConfig = z.output<typeof configSchema>;

@@ -1,0 +1,129 @@
+/**
+ * The validated, fully defaulted configuration snapshot.
+ *
+ * Keys keep the YAML spelling (snake_case) so that what the admin API returns is
+ * exactly what a config file or a PUT accepts. Durations are seconds unless the key
+ * says otherwise (`retry.initial` is milliseconds, as in the Rust release).
+ * Optional blocks (`ratelimit`, `breaker`, `retry`, `proxy`) are absent when off.
+ */
+
+/** A balancing strategy name (SPEC §4.2). */
+export type Strategy =
+  | "roundrobin"
+  | "weighted_roundrobin"
+  | "random"
+  | "response_aware"
+  | "failover";
+
+/** One routing rule of a forward. */
+export interface RouteRuleConfig {
+  readonly path: string;
+  readonly target_group: string;
+}
+
+/** Token bucket parameters of a forward. */
+export interface RateLimitConfig {
+  readonly per_second: number;
+  readonly burst: number;
+}
+
+/** One inbound listener. */
+export interface ForwardConfig {
+  readonly name: string;
+  readonly port: number;
+  readonly address: string;
+  readonly default_group: string;
+  readonly routing: readonly RouteRuleConfig[];
+  readonly ratelimit?: RateLimitConfig;
+  readonly timeout: { readonly connect: number };
+  /** Bytes. */
+  readonly max_body_size: number;
+  /** CIDRs whose X-Forwarded-For is trusted for the client IP. */
+  readonly trusted_proxies: readonly string[];
+  /** Host names this forward answers on Workers (no ports there). */
+  readonly hosts: readonly string[];
+}
+
+/** The management listener. */
+export interface AdminConfig {
+  readonly port: number;
+  readonly address: string;
+  readonly timeout: { readonly connect: number };
+}
+
+/** How the proxy authenticates to an upstream. */
+export type AuthConfig =
+  | { readonly type: "none" }
+  | { readonly type: "bearer"; readonly token: string }
+  | { readonly type: "basic"; readonly username: string; readonly password: string };
+
+/** A request header operation applied before forwarding. */
+export interface HeaderOpConfig {
+  readonly op: "insert" | "replace" | "remove";
+  readonly key: string;
+  readonly value?: string;
+}
+
+/** Circuit breaker parameters of an upstream. */
+export interface BreakerConfig {
+  /** Failure ratio 0.01–1.0 that opens the breaker. */
+  readonly threshold: number;
+  /** Seconds the breaker stays open before half-open. */
+  readonly cooldown: number;
+}
+
+/** One backend endpoint. */
+export interface UpstreamConfig {
+  readonly name: string;
+  readonly url: string;
+  readonly auth: AuthConfig;
+  readonly headers: readonly HeaderOpConfig[];
+  readonly breaker?: BreakerConfig;
+  readonly weight: number;
+}
+
+/** A member of a group. */
+export interface GroupMemberConfig {
+  readonly name: string;
+  readonly weight: number;
+}
+
+/** Retry policy of a group. */
+export interface RetryConfig {
+  /** Retries after the first try (at most 1 + attempts tries). */
+  readonly attempts: number;
+  /** Milliseconds before the first retry. */
+  readonly initial: number;
+}
+
+/** Outbound HTTP client settings of a group. */
+export interface HttpClientConfig {
+  readonly agent: string;
+  readonly keepalive: number;
+  readonly stream: boolean;
+  readonly timeout: {
+    readonly connect: number;
+    readonly request: number;
+    readonly idle: number;
+  };
+  readonly retry?: RetryConfig;
+  readonly proxy?: { readonly url: string };
+}
+
+/** A set of upstreams with a balancing strategy. */
+export interface GroupConfig {
+  readonly name: string;
+  readonly upstreams: readonly GroupMemberConfig[];
+  readonly balance: { readonly strategy: Strategy };
+  readonly http_client: HttpClientConfig;
+}
+
+/** The whole configuration. */
+export interface Config {
+  readonly http_server: {
+    readonly forwards: readonly ForwardConfig[];
+    readonly admin: AdminConfig;
+  };
+  readonly upstreams: readonly UpstreamConfig[];
+  readonly upstream_groups: readonly GroupConfig[];
+}

@@ -1,0 +1,251 @@
+/**
+ * The metrics llmproxy exports (SPEC §8 plus a few an operator needs), built once and
+ * handed to the pipeline, the state store and the admin `/metrics` endpoint.
+ *
+ * @module
+ */
+
+import type { BreakerState } from "../state/types.ts";
+import { Counter } from "./counter.ts";
+import { Gauge } from "./gauge.ts";
+import { Histogram } from "./histogram.ts";
+import { Registry } from "./registry.ts";
+
+/** Duration buckets in seconds (SPEC §8): from fast local models to five-minute streams. */
+export const DURATION_BUCKETS: readonly number[] = Object.freeze([
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  20,
+  30,
+  60,
+  120,
+  300,
+]);
+
+/** `error` label values of `llmproxy_upstream_errors_total` (SPEC §9). */
+export type UpstreamErrorLabel = "unreachable" | "timeout" | "status_5xx" | "circuit_open";
+
+/** `result` label values of `llmproxy_circuitbreaker_calls_total` (SPEC §8). */
+export type BreakerCallResult = "success" | "failure" | "rejected";
+
+/** Value of `llmproxy_circuitbreaker_state` per breaker state. */
+export const BREAKER_STATE_VALUE: Readonly<Record<BreakerState, number>> = Object.freeze({
+  closed: 0,
+  open: 1,
+  half_open: 2,
+});
+
+// The methods whose label is kept verbatim; anything else (WebDAV verbs, typos, junk
+// from scanners) collapses into OTHER so a client cannot mint new series at will.
+const STANDARD_METHODS: ReadonlySet<string> = new Set([
+  "GET",
+  "POST",
+  "PUT",
+  "DELETE",
+  "PATCH",
+  "HEAD",
+  "OPTIONS",
+]);
+
+/**
+ * The `method` label for an HTTP method: the method itself for GET, POST, PUT, DELETE,
+ * PATCH, HEAD and OPTIONS, `OTHER` for anything else. Matching is exact (methods are
+ * case-sensitive; `fetch` upper-cases the standard ones except PATCH), so no string is
+ * built per request.
+ *
+ * @example
+ * ```ts
+ * import { methodLabel } from "./proxy_metrics.ts";
+ * methodLabel("POST"); // "POST"
+ * methodLabel("PROPFIND"); // "OTHER"
+ * ```
+ */
+export function methodLabel(method: string): string {
+  return STANDARD_METHODS.has(method) ? method : "OTHER";
+}
+
+const FORWARD_METHOD_PATH = ["forward", "method", "path"] as const;
+const GROUP_UPSTREAM = ["group", "upstream"] as const;
+
+/**
+ * Every llmproxy metric as a typed field, registered in one {@linkcode Registry}.
+ * Resolve children once per label set where the values are known up front
+ * (`metrics.upstreamRequests.labels(group, upstream)` per member of a snapshot) and
+ * keep them; `inc`/`observe` on a child allocate nothing.
+ *
+ * Label value conventions: `path` is the matched route pattern or `default`, never the
+ * raw path; `upstream` is the upstream's name; `method` comes from
+ * {@linkcode methodLabel}; `status` is the decimal HTTP status sent.
+ *
+ * @example
+ * ```ts
+ * import { methodLabel, ProxyMetrics } from "./proxy_metrics.ts";
+ * const metrics = new ProxyMetrics();
+ * metrics.httpRequests.labels("public", methodLabel("POST"), "/v1/*").inc();
+ * metrics.upstreamDuration.labels("openai", "primary").observe(1.2);
+ * const body = metrics.encode(); // serve with CONTENT_TYPE
+ * ```
+ */
+export class ProxyMetrics {
+  /** The registry holding the metrics below; adapters may register more in it. */
+  readonly registry: Registry;
+
+  /** `llmproxy_http_requests_total{forward, method, path}`. */
+  readonly httpRequests: Counter<typeof FORWARD_METHOD_PATH>;
+  /** `llmproxy_http_request_duration_seconds{forward, method, path}`. */
+  readonly httpRequestDuration: Histogram<typeof FORWARD_METHOD_PATH>;
+  /** `llmproxy_http_request_errors_total{forward, error, status}`. */
+  readonly httpRequestErrors: Counter<readonly ["forward", "error", "status"]>;
+  /** `llmproxy_ratelimit_total{forward}`. */
+  readonly rateLimited: Counter<readonly ["forward"]>;
+  /** `llmproxy_upstream_requests_total{group, upstream}`. */
+  readonly upstreamRequests: Counter<typeof GROUP_UPSTREAM>;
+  /** `llmproxy_upstream_duration_seconds{group, upstream}`. */
+  readonly upstreamDuration: Histogram<typeof GROUP_UPSTREAM>;
+  /** `llmproxy_upstream_errors_total{error, group, upstream}`; error is an {@linkcode UpstreamErrorLabel}. */
+  readonly upstreamErrors: Counter<readonly ["error", "group", "upstream"]>;
+  /** `llmproxy_circuitbreaker_state_changes_total{group, upstream, url, from, to}`. */
+  readonly breakerStateChanges: Counter<
+    readonly ["group", "upstream", "url", "from", "to"]
+  >;
+  /** `llmproxy_circuitbreaker_calls_total{group, upstream, url, result}`; result is a {@linkcode BreakerCallResult}. */
+  readonly breakerCalls: Counter<readonly ["group", "upstream", "url", "result"]>;
+  /** `llmproxy_upstream_in_flight{group, upstream}`. */
+  readonly upstreamInFlight: Gauge<typeof GROUP_UPSTREAM>;
+  /** `llmproxy_circuitbreaker_state{group, upstream}`; values from {@linkcode BREAKER_STATE_VALUE}. */
+  readonly breakerState: Gauge<typeof GROUP_UPSTREAM>;
+  /** `llmproxy_upstream_retries_total{group, upstream}`. */
+  readonly upstreamRetries: Counter<typeof GROUP_UPSTREAM>;
+  /** `llmproxy_upstream_ttfb_seconds{group, upstream}`. */
+  readonly upstreamTtfb: Histogram<typeof GROUP_UPSTREAM>;
+
+  /** Registers every metric in `registry` (a new one by default). */
+  constructor(registry: Registry = new Registry()) {
+    this.registry = registry;
+    const r = registry;
+    this.httpRequests = r.register(
+      new Counter({
+        name: "llmproxy_http_requests_total",
+        help: "Client requests received, by forward, HTTP method and matched route pattern.",
+        labelNames: FORWARD_METHOD_PATH,
+      }),
+    );
+    this.httpRequestDuration = r.register(
+      new Histogram({
+        name: "llmproxy_http_request_duration_seconds",
+        help: "Client request duration in seconds, from arrival until the response " +
+          "(streamed body included) ended.",
+        labelNames: FORWARD_METHOD_PATH,
+        buckets: DURATION_BUCKETS,
+      }),
+    );
+    this.httpRequestErrors = r.register(
+      new Counter({
+        name: "llmproxy_http_request_errors_total",
+        help: "Error responses sent to clients; error is the proxy's error code, or " +
+          "upstream_status for a passed-through upstream 4xx/5xx; status is the HTTP status sent.",
+        labelNames: ["forward", "error", "status"] as const,
+      }),
+    );
+    this.rateLimited = r.register(
+      new Counter({
+        name: "llmproxy_ratelimit_total",
+        help: "Requests refused with 429 by the forward's per-client rate limit.",
+        labelNames: ["forward"] as const,
+      }),
+    );
+    this.upstreamRequests = r.register(
+      new Counter({
+        name: "llmproxy_upstream_requests_total",
+        help: "Attempts sent to an upstream, retries and failover included.",
+        labelNames: GROUP_UPSTREAM,
+      }),
+    );
+    this.upstreamDuration = r.register(
+      new Histogram({
+        name: "llmproxy_upstream_duration_seconds",
+        help: "Upstream attempt duration in seconds, from sending the request until the " +
+          "response (streamed body included) ended or the attempt failed.",
+        labelNames: GROUP_UPSTREAM,
+        buckets: DURATION_BUCKETS,
+      }),
+    );
+    this.upstreamErrors = r.register(
+      new Counter({
+        name: "llmproxy_upstream_errors_total",
+        help: "Failed upstream attempts by cause: unreachable, timeout, status_5xx or " +
+          "circuit_open.",
+        labelNames: ["error", "group", "upstream"] as const,
+      }),
+    );
+    this.breakerStateChanges = r.register(
+      new Counter({
+        name: "llmproxy_circuitbreaker_state_changes_total",
+        help: "Circuit breaker transitions; from and to are closed, open or half_open.",
+        labelNames: ["group", "upstream", "url", "from", "to"] as const,
+      }),
+    );
+    this.breakerCalls = r.register(
+      new Counter({
+        name: "llmproxy_circuitbreaker_calls_total",
+        help: "Calls seen by a circuit breaker: success or failure outcomes, or rejected " +
+          "while the breaker would not admit them.",
+        labelNames: ["group", "upstream", "url", "result"] as const,
+      }),
+    );
+    this.upstreamInFlight = r.register(
+      new Gauge({
+        name: "llmproxy_upstream_in_flight",
+        help: "Requests currently open to an upstream (until the response body ended).",
+        labelNames: GROUP_UPSTREAM,
+      }),
+    );
+    this.breakerState = r.register(
+      new Gauge({
+        name: "llmproxy_circuitbreaker_state",
+        help: "Current circuit breaker state: 0 closed, 1 open, 2 half-open.",
+        labelNames: GROUP_UPSTREAM,
+      }),
+    );
+    this.upstreamRetries = r.register(
+      new Counter({
+        name: "llmproxy_upstream_retries_total",
+        help: "Retries sent to an upstream (attempts after the first try of a request).",
+        labelNames: GROUP_UPSTREAM,
+      }),
+    );
+    this.upstreamTtfb = r.register(
+      new Histogram({
+        name: "llmproxy_upstream_ttfb_seconds",
+        help: "Time in seconds from sending a request to an upstream until its response " +
+          "headers arrived.",
+        labelNames: GROUP_UPSTREAM,
+        buckets: DURATION_BUCKETS,
+      }),
+    );
+  }
+
+  /**
+   * Drops the gauge series of a member that left its group (or a group that is gone),
+   * so a stale in-flight count or breaker state is not exported forever. Counters and
+   * histograms stay: Prometheus handles their series ending, and their totals remain
+   * meaningful. Children that running requests still hold keep working, unexported.
+   */
+  forgetUpstream(group: string, upstream: string): void {
+    this.upstreamInFlight.remove(group, upstream);
+    this.breakerState.remove(group, upstream);
+  }
+
+  /** The Prometheus text exposition (format 0.0.4) of every registered metric. */
+  encode(): string {
+    return this.registry.encode();
+  }
+}

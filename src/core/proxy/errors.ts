@@ -1,0 +1,44 @@
+/** The proxy's own error codes (SPEC §6); also the `error` label of request metrics. */
+export type ProxyErrorCode =
+  | "rate_limited"
+  | "body_too_large"
+  | "request_timeout"
+  | "no_available_upstream"
+  | "upstream_unreachable"
+  | "upstream_timeout"
+  | "not_found";
+
+const STATUS: Record<ProxyErrorCode, number> = {
+  rate_limited: 429,
+  body_too_large: 413,
+  request_timeout: 408,
+  no_available_upstream: 503,
+  upstream_unreachable: 502,
+  upstream_timeout: 504,
+  not_found: 404,
+};
+
+/**
+ * An error answer in the OpenAI error shape, so SDKs surface the message as they do
+ * for the provider's own errors.
+ */
+export function errorResponse(
+  code: ProxyErrorCode,
+  message: string,
+  retryAfterMs?: number,
+): Response {
+  const headers = new Headers({
+    "content-type": "application/json",
+    "x-llmproxy-error": code,
+  });
+  if (retryAfterMs !== undefined) {
+    headers.set("retry-after", String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+  }
+  const body = JSON.stringify({ error: { message, type: "llmproxy_error", code } });
+  return new Response(body, { status: STATUS[code], headers });
+}
+
+/** HTTP status of a proxy error code. */
+export function statusOf(code: ProxyErrorCode): number {
+  return STATUS[code];
+}

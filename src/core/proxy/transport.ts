@@ -1,0 +1,61 @@
+import type { GroupConfig } from "../config/types.ts";
+
+/** One request the pipeline hands to a transport. */
+export interface UpstreamRequest {
+  readonly url: string;
+  readonly method: string;
+  readonly headers: Headers;
+  /** Read once from the client so it can be re-sent on retry. */
+  readonly body: Uint8Array<ArrayBuffer> | null;
+  /** Aborts the exchange: client gone, request timeout, or shutdown. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Outbound HTTP for one group. Each adapter decides pooling, keep-alive, connect
+ * timeout and outbound proxy.
+ *
+ * Contract: the returned response carries the upstream's bytes as they came (no
+ * transparent decompression, or `Content-Encoding` removed when the runtime decoded);
+ * failures reject with a {@link TransportError} when the adapter can tell a connect
+ * timeout from other failures, any other error counts as unreachable.
+ */
+export interface Transport {
+  send(request: UpstreamRequest): Promise<Response>;
+  /** Closes pooled connections; called once no request uses the transport. */
+  close(): void;
+}
+
+/** Builds the transport of a group (called when a snapshot is built). */
+export type TransportFactory = (group: GroupConfig) => Transport;
+
+/** A classified transport failure. */
+export class TransportError extends Error {
+  readonly kind: "unreachable" | "timeout";
+  constructor(kind: "unreachable" | "timeout", message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "TransportError";
+    this.kind = kind;
+  }
+}
+
+/**
+ * A transport over a plain `fetch` (Workers, tests). It asks for identity encoding
+ * only when the client did not say what it accepts, so a runtime `fetch` that decodes
+ * transparently never hands the client bytes that disagree with `Content-Encoding`.
+ */
+export function fetchTransport(fetchFn: typeof fetch = fetch): Transport {
+  return {
+    async send(req) {
+      const res = await fetchFn(req.url, {
+        method: req.method,
+        headers: req.headers,
+        body: req.body,
+        signal: req.signal,
+        redirect: "manual",
+      });
+      return res;
+    },
+    close() {},
+  };
+}

@@ -1,0 +1,16 @@
+/**
+ * Shared state: the {@linkcode StateStore} seam and its in-memory implementation.
+ *
+ * @module
+ */
+
+export type { GroupStateDeps } from "./group_state.ts";
+export { MemoryGroupState } from "./group_state.ts";
+export { MemoryStateStore, type MemoryStateStoreOptions } from "./memory_store.ts";
+export {
+  MAX_PAUSE_MS,
+  type MemberSnapshot,
+  MemberState,
+  upstreamFingerprint,
+} from "./member_state.ts";
+export type * from "./types.ts";

@@ -1,0 +1,237 @@
+import { createAdminApp } from "../core/admin/app.ts";
+import { formatDiagnostic, loadConfig } from "../core/config/mod.ts";
+import type { Config, ForwardConfig } from "../core/config/types.ts";
+import { JsonLogger, type Logger } from "../core/log/logger.ts";
+import { Gateway } from "../core/proxy/gateway.ts";
+import { MockLlm } from "../mock/mock_llm.ts";
+import { VERSION } from "../version.ts";
+import { HELP, parseArgs, USAGE, UsageError } from "./args.ts";
+import type { DaemonRuntime, Listener, ServeHandler } from "./runtime.ts";
+
+/**
+ * The `llmproxyd` process, shared by the Deno and Node adapters. Resolves with the exit
+ * code once the process should end.
+ */
+export async function runDaemon(args: readonly string[], rt: DaemonRuntime): Promise<number> {
+  let cmd;
+  try {
+    cmd = parseArgs(args);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    rt.stderr(`llmproxyd: ${e.message}`);
+    rt.stderr(USAGE);
+    return 2;
+  }
+  switch (cmd.kind) {
+    case "help":
+      rt.stdout(HELP);
+      return 0;
+    case "version":
+      rt.stdout(`llmproxyd ${VERSION} (${rt.name})`);
+      return 0;
+    case "mock":
+      return await runMock(rt, cmd.address, cmd.port, new MockLlm(cmd.mock));
+    case "run":
+      break;
+  }
+
+  const loaded = await readConfig(rt, cmd.config);
+  if (cmd.test) {
+    rt.stdout(
+      loaded
+        ? `llmproxyd: configuration ${cmd.config} is valid`
+        : `llmproxyd: configuration ${cmd.config} is invalid`,
+    );
+    return loaded ? 0 : 1;
+  }
+  if (!loaded) return 1;
+  const logger = new JsonLogger({
+    level: cmd.debug ? "debug" : "info",
+    write: (l) => rt.stdout(l),
+  });
+  return await serveConfig(rt, loaded, logger, {
+    configPath: cmd.config,
+    debug: cmd.debug,
+    shutdownTimeout: cmd.shutdownTimeout,
+  });
+}
+
+/** Reads and validates a config file; prints every diagnostic; undefined when invalid. */
+export async function readConfig(rt: DaemonRuntime, path: string): Promise<Config | undefined> {
+  let text: string;
+  try {
+    text = await rt.readTextFile(path);
+  } catch (e) {
+    rt.stderr(`${path}: cannot read configuration: ${e instanceof Error ? e.message : e}`);
+    return undefined;
+  }
+  const result = loadConfig(text, { file: path, env: (n) => rt.env(n) });
+  for (const w of result.warnings) rt.stderr(formatDiagnostic(path, w));
+  if (!result.ok) {
+    for (const e of result.errors) rt.stderr(formatDiagnostic(path, e));
+    return undefined;
+  }
+  return result.config;
+}
+
+interface ServeSettings {
+  readonly configPath: string;
+  readonly debug: boolean;
+  readonly shutdownTimeout: number;
+}
+
+const listenKey = (f: ForwardConfig) => `${f.name}\u0000${f.address}\u0000${f.port}`;
+
+/** Binds the forwards and the admin listener and runs until SIGINT/SIGTERM. */
+export async function serveConfig(
+  rt: DaemonRuntime,
+  config: Config,
+  logger: Logger,
+  settings: ServeSettings,
+): Promise<number> {
+  const gateway = new Gateway({ config, transports: rt.transports(logger), logger });
+  const shutdownAc = new AbortController();
+  let ready = false;
+  const forwards = new Map<string, Listener>();
+
+  const handlerFor = (name: string): ServeHandler => (req, conn) =>
+    gateway.handle(name, req, {
+      remoteAddr: conn.remoteAddr,
+      signal: AbortSignal.any([conn.signal, shutdownAc.signal]),
+    });
+
+  const bindForward = async (f: ForwardConfig): Promise<void> => {
+    const l = await rt.serve({
+      hostname: f.address,
+      port: f.port,
+      headerTimeout: f.timeout.connect,
+      handler: handlerFor(f.name),
+    });
+    forwards.set(listenKey(f), l);
+    logger.log("info", "forward listening", { forward: f.name, address: l.hostname, port: l.port });
+  };
+
+  const admin = createAdminApp({ gateway, ready: () => ready });
+  let adminListener: Listener;
+  try {
+    for (const f of config.http_server.forwards) await bindForward(f);
+    const a = config.http_server.admin;
+    adminListener = await rt.serve({
+      hostname: a.address,
+      port: a.port,
+      handler: (req) => admin.fetch(req),
+    });
+    logger.log("info", "admin listening", {
+      address: adminListener.hostname,
+      port: adminListener.port,
+    });
+  } catch (e) {
+    logger.log("error", "cannot start listeners", {
+      error: e instanceof Error ? e.message : String(e),
+    });
+    await Promise.all([...forwards.values()].map((l) => l.close()));
+    gateway.close();
+    return 1;
+  }
+  ready = true;
+  logger.log("info", "llmproxyd started", { version: VERSION, runtime: rt.name });
+
+  // Listener set changes on SIGHUP: bind new forwards first so a failure keeps the old.
+  const reload = async () => {
+    const next = await readConfig(rt, settings.configPath);
+    if (!next) {
+      logger.log("error", "reload rejected: configuration invalid, keeping the running one", {
+        file: settings.configPath,
+      });
+      return;
+    }
+    const wanted = new Map(next.http_server.forwards.map((f) => [listenKey(f), f]));
+    const added: string[] = [];
+    try {
+      for (const [key, f] of wanted) {
+        if (!forwards.has(key)) {
+          await bindForward(f);
+          added.push(key);
+        }
+      }
+    } catch (e) {
+      for (const key of added) {
+        await forwards.get(key)?.close();
+        forwards.delete(key);
+      }
+      logger.log("error", "reload rejected: cannot bind a new forward", {
+        error: e instanceof Error ? e.message : String(e),
+      });
+      return;
+    }
+    gateway.apply(next);
+    for (const [key, l] of forwards) {
+      if (!wanted.has(key)) {
+        forwards.delete(key);
+        void l.shutdown();
+      }
+    }
+    const a = next.http_server.admin;
+    if (
+      a.address !== config.http_server.admin.address || a.port !== config.http_server.admin.port
+    ) {
+      logger.log("warn", "admin listener address changes need a restart", {});
+    }
+    logger.log("info", "configuration reloaded", { file: settings.configPath });
+  };
+
+  const exitCode = await new Promise<number>((resolve) => {
+    let draining = false;
+    const drain = async (signal: string) => {
+      if (draining) return;
+      draining = true;
+      ready = false;
+      logger.log("info", "draining", { signal, timeout_s: settings.shutdownTimeout });
+      const all = [...forwards.values()];
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = await Promise.race([
+        Promise.all(all.map((l) => l.shutdown())).then(() => false),
+        new Promise<boolean>((r) =>
+          timer = setTimeout(() => r(true), settings.shutdownTimeout * 1000)
+        ),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        logger.log("warn", "shutdown timeout reached, aborting what remains", {});
+        shutdownAc.abort(new Error("shutting down"));
+        await Promise.all(all.map((l) => l.close()));
+      }
+      await adminListener.shutdown();
+      gateway.close();
+      logger.log("info", "stopped", {});
+      resolve(0);
+    };
+    rt.onSignal("SIGINT", () => void drain("SIGINT"));
+    rt.onSignal("SIGTERM", () => void drain("SIGTERM"));
+    rt.onSignal("SIGHUP", () => void reload());
+  });
+  return exitCode;
+}
+
+async function runMock(
+  rt: DaemonRuntime,
+  address: string,
+  port: number,
+  mock: MockLlm,
+): Promise<number> {
+  const l = await rt.serve({ hostname: address, port, handler: (req) => mock.fetch(req) });
+  rt.stdout(
+    JSON.stringify({
+      msg: "mock upstream listening",
+      name: mock.options.name,
+      address: l.hostname,
+      port: l.port,
+    }),
+  );
+  await new Promise<void>((resolve) => {
+    rt.onSignal("SIGINT", resolve);
+    rt.onSignal("SIGTERM", resolve);
+  });
+  await l.close();
+  return 0;
+}

@@ -1,0 +1,7 @@
+/** The conformance suite against the Deno daemon. */
+import { DENO_DAEMON } from "./harness.ts";
+import { mainSuite } from "./suite_main.ts";
+import { processSuite } from "./suite_process.ts";
+
+mainSuite(DENO_DAEMON);
+processSuite(DENO_DAEMON);
