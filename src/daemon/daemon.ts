@@ -1,4 +1,4 @@
-import { createAdminApp } from "../core/admin/app.ts";
+import { createAdminApp, isLoopbackAddress } from "../core/admin/mod.ts";
 import { formatDiagnostic, loadConfig } from "../core/config/mod.ts";
 import type { Config, ForwardConfig } from "../core/config/types.ts";
 import { JsonLogger, type Logger } from "../core/log/logger.ts";
@@ -111,7 +111,14 @@ export async function serveConfig(
     logger.log("info", "forward listening", { forward: f.name, address: l.hostname, port: l.port });
   };
 
-  const admin = createAdminApp({ gateway, ready: () => ready });
+  const authToken = rt.env("LLMPROXY_ADMIN_AUTH_TOKEN");
+  const admin = createAdminApp({
+    gateway,
+    ready: () => ready,
+    debug: settings.debug,
+    authToken,
+    logger,
+  });
   let adminListener: Listener;
   try {
     for (const f of config.http_server.forwards) await bindForward(f);
@@ -125,6 +132,14 @@ export async function serveConfig(
       address: adminListener.hostname,
       port: adminListener.port,
     });
+    if (!authToken?.trim() && !isLoopbackAddress(a.address)) {
+      logger.log(
+        "warn",
+        "admin API listens beyond loopback without a token: set LLMPROXY_ADMIN_AUTH_TOKEN, " +
+          "or bind http_server.admin.address to 127.0.0.1",
+        { address: a.address, port: adminListener.port },
+      );
+    }
   } catch (e) {
     logger.log("error", "cannot start listeners", {
       error: e instanceof Error ? e.message : String(e),

@@ -1,26 +1,133 @@
-import { Hono } from "hono";
-import { CONTENT_TYPE } from "../metrics/mod.ts";
+/**
+ * The admin listener's app (SPEC §7): `/health`, `/ready`, `/metrics` and the
+ * management API under `/api/v1`, built with `@hono/zod-openapi` so every endpoint's
+ * request and answer schemas are checked and published in `/api/v1/openapi.json`.
+ *
+ * @module
+ */
+
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { HTTPException } from "hono/http-exception";
+import type { ZodError } from "zod";
+import { type Logger, silentLogger } from "../log/logger.ts";
 import type { Gateway } from "../proxy/gateway.ts";
+import { registerForwards } from "./api_forwards.ts";
+import { registerGroups } from "./api_groups.ts";
+import { registerMeta } from "./api_meta.ts";
+import { registerUpstreams } from "./api_upstreams.ts";
+import { bearerToken, tokenChecker } from "./auth.ts";
+import { ConfigEditor } from "./config_editor.ts";
+import { type AdminApi, API } from "./context.ts";
+import { AdminError, errorResponse, toErrorStatus } from "./envelope.ts";
 
 /** What the admin listener needs from the process around it. */
 export interface AdminOptions {
   readonly gateway: Gateway;
   /** True once every listener is bound and the configuration loaded; false while draining. */
   readonly ready: () => boolean;
+  /** Serve the interactive API page at `/api/v1/docs` (`-d/--debug`); 404 otherwise. */
+  readonly debug?: boolean;
+  /**
+   * When set (and not blank), every `/api/v1` call needs `Authorization: Bearer <token>`
+   * (`LLMPROXY_ADMIN_AUTH_TOKEN`). `/health`, `/ready` and `/metrics` stay open.
+   */
+  readonly authToken?: string;
+  /** Where configuration changes and internal errors are logged. */
+  readonly logger?: Logger;
 }
 
-/** The admin listener's app: `/health`, `/ready`, `/metrics`. */
-export function createAdminApp(options: AdminOptions): Hono {
-  const app = new Hono();
-  app.get("/health", (c) => c.json({ status: "ok" }));
-  app.get(
-    "/ready",
-    (c) => options.ready() ? c.json({ status: "ready" }) : c.json({ status: "not ready" }, 503),
-  );
-  app.get(
-    "/metrics",
-    () =>
-      new Response(options.gateway.metrics.encode(), { headers: { "content-type": CONTENT_TYPE } }),
-  );
+/**
+ * Builds the admin app. Serve it with any runtime's `fetch`-style server
+ * (`Deno.serve(app.fetch)`, `@hono/node-server`, a Worker's `fetch`).
+ *
+ * @example
+ * ```ts
+ * import { createAdminApp } from "./app.ts";
+ * const admin = createAdminApp({ gateway, ready: () => true, authToken: "s3cret" });
+ * const res = await admin.request("/api/v1/upstreams", {
+ *   headers: { authorization: "Bearer s3cret" },
+ * });
+ * ```
+ */
+export function createAdminApp(options: AdminOptions): OpenAPIHono {
+  const logger = options.logger ?? options.gateway.logger ?? silentLogger;
+  const app: AdminApi = new OpenAPIHono({
+    // zod failures (params, body) answer 400 in the error envelope.
+    defaultHook: (result) => {
+      if (!result.success) {
+        throw new AdminError(400, describeZodError(result.target, result.error));
+      }
+    },
+  });
+
+  const token = options.authToken?.trim() ? options.authToken : undefined;
+  if (token !== undefined) {
+    const checker = tokenChecker(token);
+    app.use(`${API}/*`, async (c, next) => {
+      // The docs page is static HTML (nothing of the configuration); a browser cannot
+      // send a bearer header when it opens it, so the page asks for the token itself.
+      if (c.req.method === "GET" && c.req.path === `${API}/docs`) return await next();
+      const offered = bearerToken(c.req.header("authorization"));
+      if (offered === undefined) {
+        throw new AdminError(401, "this endpoint needs the header Authorization: Bearer <token>");
+      }
+      if (!(await checker.matches(offered))) {
+        throw new AdminError(401, "the bearer token is not valid");
+      }
+      await next();
+    });
+  }
+
+  const editor = new ConfigEditor(options.gateway, logger);
+  const ctx = { gateway: options.gateway, editor };
+  registerForwards(app, ctx);
+  registerGroups(app, ctx);
+  registerUpstreams(app, ctx);
+  registerMeta(app, { gateway: options.gateway, ready: options.ready, debug: !!options.debug });
+
+  app.notFound((c) => {
+    const known = c.req.path === API || c.req.path.startsWith(`${API}/`);
+    return errorResponse(
+      new AdminError(
+        404,
+        known
+          ? `no endpoint ${c.req.method} ${c.req.path}; see ${API}/openapi.json`
+          : `not found: ${c.req.path}`,
+      ),
+    );
+  });
+
+  app.onError((err, c) => {
+    if (err instanceof AdminError) {
+      const headers = err.status === 401 ? { "www-authenticate": "Bearer" } : undefined;
+      return errorResponse(err, headers);
+    }
+    if (err instanceof HTTPException) {
+      // Framework errors: malformed JSON (400), wrong media type (415 → 400).
+      const status = toErrorStatus(err.status);
+      const message = err.status === 415
+        ? "the request body must be JSON (Content-Type: application/json)"
+        : err.message || `HTTP ${err.status}`;
+      return errorResponse(new AdminError(status, message));
+    }
+    logger.log("error", "admin API internal error", {
+      method: c.req.method,
+      path: c.req.path,
+      error: err instanceof Error ? err.message : String(err),
+    });
+    return errorResponse(new AdminError(500, "internal error; see the llmproxy log"));
+  });
+
   return app;
+}
+
+function describeZodError(target: string, error: ZodError): string {
+  const where = target === "json" ? "body" : target === "param" ? "path parameter" : target;
+  const problems = error.issues.map((issue) => {
+    const path = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))
+      .join("")
+      .replace(/^\./, "");
+    return path === "" ? issue.message : `${path}: ${issue.message}`;
+  });
+  return `invalid ${where}: ${problems.join("; ")}`;
 }

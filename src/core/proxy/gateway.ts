@@ -17,6 +17,11 @@ export interface ConnInfo {
   readonly signal?: AbortSignal;
   /** `http` or `https` as the client spoke to us. */
   readonly proto?: string;
+  /**
+   * Keeps work that ends after the response alive (Workers' `ctx.waitUntil`): the
+   * state-store calls that give back an upstream slot once the body is over.
+   */
+  readonly waitUntil?: (promise: Promise<unknown>) => void;
 }
 
 /** Everything a gateway is built from; the adapters supply the runtime parts. */
@@ -84,6 +89,7 @@ export class Gateway {
     const old = this.#snapshot;
     const next = new Snapshot(config, this.store, this.#transports, old);
     this.#snapshot = next;
+    this.#forgetGauges(old, next);
     this.#initGauges(next);
     const kept = new Set([...next.groups.values()].map((g) => g.transport));
     old.retire(() => {
@@ -133,6 +139,24 @@ export class Gateway {
       from,
       to,
     });
+  }
+
+  /**
+   * Drops the gauge series of members that left their group (and the breaker gauge of
+   * members whose upstream no longer has a breaker), so a stale value is not exported
+   * forever after an admin change or a reload.
+   */
+  #forgetGauges(old: Snapshot, next: Snapshot): void {
+    for (const g of old.groups.values()) {
+      const group = g.config.name;
+      const members = next.groups.get(group)?.config.upstreams;
+      for (const m of g.config.upstreams) {
+        if (!members?.some((x) => x.name === m.name)) this.metrics.forgetUpstream(group, m.name);
+        else if (!next.upstreams.get(m.name)?.config.breaker) {
+          this.metrics.breakerState.remove(group, m.name);
+        }
+      }
+    }
   }
 
   #initGauges(snap: Snapshot): void {

@@ -17,7 +17,11 @@ const RETRIABLE = new Set([429, 500, 502, 503, 504]);
 const PAUSING = new Set([429, 503]);
 /** Longest error body kept in memory so it can be returned if retries run out. */
 const KEEP_ERROR_BODY = 64 * 1024;
-const NEVER: AbortSignal = new AbortController().signal;
+/**
+ * A signal that never fires, made on first use: Workers forbid creating an
+ * AbortController at module scope (the bundle would not start).
+ */
+let never: AbortSignal | undefined;
 
 /** An upstream answer kept in memory while another try is made. */
 interface KeptResponse {
@@ -63,7 +67,7 @@ export async function proxyRequest(
     fwd.trusted,
   );
   const rec = new RequestRecord(fwd.config.name, request.method, url.pathname, client, start);
-  const signal = conn.signal ?? request.signal ?? NEVER;
+  const signal = conn.signal ?? request.signal ?? (never ??= new AbortController().signal);
 
   const finish = (status: number, bytes: number, error?: ProxyErrorCode | "client_gone") => {
     const now = clock.now();
@@ -289,7 +293,8 @@ async function attempts(
     const onEnd = (how: BodyEnd, bytes: number) => {
       m.upstreamDuration.labels(gname, sel.upstream).observe((clock.now() - t0) / 1000);
       inFlight.dec();
-      void attempt.end();
+      const ended = attempt.end();
+      conn.waitUntil?.(ended);
       if (how === "complete") finish(status, bytes);
       else finish(status, bytes, how === "cancelled" ? "client_gone" : undefined);
     };

@@ -1,0 +1,30 @@
+/**
+ * The admin listener (SPEC §7): health, readiness, Prometheus metrics, and the
+ * management API under `/api/v1` with its OpenAPI document and, with `--debug`, an
+ * interactive page.
+ *
+ * @example
+ * ```ts
+ * import { createAdminApp, isLoopbackAddress } from "./mod.ts";
+ *
+ * const admin = createAdminApp({ gateway, ready: () => true, authToken, logger });
+ * if (!authToken && !isLoopbackAddress(config.http_server.admin.address)) {
+ *   logger.log("warn", "admin API reachable beyond loopback without a token", {});
+ * }
+ * Deno.serve({ port: 9000 }, admin.fetch);
+ * ```
+ *
+ * @module
+ */
+
+export { type AdminOptions, createAdminApp } from "./app.ts";
+export { OPENAPI_INFO, openApiDocument, SECURITY_SCHEME } from "./api_meta.ts";
+export {
+  AdminError,
+  type ErrorEnvelope,
+  type ErrorType,
+  type SuccessEnvelope,
+} from "./envelope.ts";
+export { decodeRouteId, encodeRouteId } from "./route_id.ts";
+export { MASK, maskUrl } from "./secrets.ts";
+export { isLoopbackAddress } from "./loopback.ts";

@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import { adminFixture } from "./test_helpers.ts";
+
+// deno-lint-ignore no-explicit-any
+type Json = any;
+
+/** Every endpoint of SPEC §7 with the statuses it must document. */
+const ENDPOINTS: [string, string, number[]][] = [
+  ["get", "/api/v1/forwards", [200, 401]],
+  ["get", "/api/v1/forwards/{name}", [200, 401, 404]],
+  ["get", "/api/v1/forwards/{name}/routes", [200, 401, 404]],
+  ["post", "/api/v1/forwards/{name}/routes", [201, 400, 401, 404, 409]],
+  ["get", "/api/v1/forwards/{name}/routes/{b64path}", [200, 400, 401, 404]],
+  ["put", "/api/v1/forwards/{name}/routes/{b64path}", [200, 400, 401, 404]],
+  ["delete", "/api/v1/forwards/{name}/routes/{b64path}", [204, 400, 401, 404]],
+  ["get", "/api/v1/upstream-groups", [200, 401]],
+  ["get", "/api/v1/upstream-groups/{name}", [200, 401, 404]],
+  ["patch", "/api/v1/upstream-groups/{name}", [200, 400, 401, 404]],
+  ["get", "/api/v1/upstreams", [200, 401]],
+  ["get", "/api/v1/upstreams/{name}", [200, 401, 404]],
+  ["post", "/api/v1/upstreams", [201, 400, 401, 409]],
+  ["put", "/api/v1/upstreams/{name}", [200, 400, 401, 404]],
+  ["delete", "/api/v1/upstreams/{name}", [204, 401, 404, 409]],
+  ["get", "/api/v1/openapi.json", [200, 401]],
+  ["get", "/api/v1/docs", [200, 404]],
+  ["get", "/health", [200]],
+  ["get", "/ready", [200, 503]],
+  ["get", "/metrics", [200]],
+];
+
+async function document(): Promise<Json> {
+  const f = adminFixture({ authToken: "tok" });
+  const res = await f.app.request("/api/v1/openapi.json", {
+    headers: { authorization: "Bearer tok" },
+  });
+  assert.equal(res.status, 200);
+  return await res.json();
+}
+
+/** Follows `$ref`s into `components`. */
+function resolve(doc: Json, schema: Json): Json {
+  let s = schema;
+  while (s?.$ref) {
+    s = s.$ref.replace(/^#\//, "").split("/").reduce((o: Json, k: string) => o?.[k], doc);
+  }
+  return s;
+}
+
+Deno.test("openapi.json is an OpenAPI 3 document with a bearer security scheme", async () => {
+  const doc = await document();
+  assert.match(doc.openapi, /^3\./);
+  assert.equal(doc.info.title, "llmproxy admin API");
+  assert.deepEqual(doc.components.securitySchemes.bearerAuth, {
+    type: "http",
+    scheme: "bearer",
+    description: doc.components.securitySchemes.bearerAuth.description,
+  });
+  assert.deepEqual(doc.security, [{ bearerAuth: [] }]);
+  // The open endpoints say so.
+  for (const path of ["/health", "/ready", "/metrics", "/api/v1/docs"]) {
+    assert.deepEqual(doc.paths[path].get.security, [], path);
+  }
+});
+
+Deno.test("openapi.json lists every endpoint with its statuses, request and answer schemas", async () => {
+  const doc = await document();
+  const listed = Object.entries(doc.paths as Record<string, Json>)
+    .flatMap(([path, item]) => Object.keys(item).map((m) => `${m} ${path}`))
+    .sort();
+  assert.deepEqual(listed, ENDPOINTS.map(([m, p]) => `${m} ${p}`).sort());
+
+  for (const [method, path, statuses] of ENDPOINTS) {
+    const op = doc.paths[path][method];
+    const where = `${method.toUpperCase()} ${path}`;
+    assert.ok(op.summary, `${where} has a summary`);
+    assert.deepEqual(Object.keys(op.responses).map(Number).sort(), statuses, where);
+    for (const [status, response] of Object.entries(op.responses as Record<string, Json>)) {
+      if (status === "204") {
+        assert.equal(response.content, undefined, `${where} 204 has no body`);
+        continue;
+      }
+      const media = Object.values(response.content ?? {}) as Json[];
+      assert.equal(media.length, 1, `${where} ${status} has one media type`);
+      const schema = resolve(doc, media[0].schema);
+      assert.ok(schema && Object.keys(schema).length > 0, `${where} ${status} has a schema`);
+      if (!path.startsWith("/api/v1/") || path.endsWith("openapi.json")) continue;
+      if (path.endsWith("/docs") && status === "200") continue;
+      // The envelope: code (= the status), status, data or error.
+      assert.deepEqual(
+        schema.required.sort(),
+        Number(status) < 300 ? ["code", "data", "status"] : ["code", "error", "status"],
+        `${where} ${status}`,
+      );
+      assert.equal(
+        schema.properties.code.const ?? schema.properties.code.enum?.[0],
+        Number(status),
+      );
+      if (Number(status) >= 400) {
+        const type = schema.properties.error.properties.type;
+        assert.ok(
+          ["NotFound", "Conflict", "BadRequest", "Unauthorized", "InternalServerError"]
+            .includes(type.const ?? type.enum?.[0]),
+          `${where} ${status} error type`,
+        );
+      }
+    }
+    const params = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+    assert.deepEqual(
+      (op.parameters ?? []).map((p: Json) => `${p.in}:${p.name}`).sort(),
+      params.map((p) => `path:${p}`).sort(),
+      `${where} documents its path parameters`,
+    );
+    if (["post", "put", "patch"].includes(method)) {
+      const body = op.requestBody;
+      assert.ok(body?.required, `${where} requires a body`);
+      const schema = resolve(doc, body.content["application/json"].schema);
+      assert.equal(schema.type, "object", `${where} body schema`);
+      assert.ok(Object.keys(schema.properties).length > 0, `${where} body properties`);
+    }
+  }
+});
+
+Deno.test("openapi.json documents the shapes: group members and masked upstream secrets", async () => {
+  const doc = await document();
+  const group = resolve(
+    doc,
+    doc.paths["/api/v1/upstream-groups/{name}"].get.responses["200"].content["application/json"]
+      .schema,
+  ).properties.data;
+  assert.deepEqual(
+    Object.keys(group.properties).sort(),
+    ["balance", "http_client", "name", "status", "upstreams"],
+  );
+  assert.deepEqual(Object.keys(group.properties.upstreams.items.properties).sort(), [
+    "name",
+    "weight",
+  ]);
+  const patch = doc.paths["/api/v1/upstream-groups/{name}"].patch.requestBody.content[
+    "application/json"
+  ].schema;
+  assert.deepEqual(patch.required, ["upstreams"]);
+  const create = doc.paths["/api/v1/upstreams"].post.requestBody.content["application/json"].schema;
+  assert.deepEqual(create.required.sort(), ["name", "url"]);
+  assert.equal(create.properties.weight.default, 1);
+  assert.equal(create.properties.weight.maximum, 65535);
+});

@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import type { GroupConfig, UpstreamConfig } from "../config/types.ts";
+import { AdminError } from "./envelope.ts";
+import {
+  isSecretHeader,
+  maskGroup,
+  maskUpstream,
+  maskUrl,
+  restoreGroupSecrets,
+  restoreUpstreamSecrets,
+  restoreUrl,
+} from "./secrets.ts";
+
+Deno.test("maskUrl masks the userinfo password and key-carrying query values only", () => {
+  const cases: [string, string][] = [
+    ["http://bob:hunter2@proxy:3128", "http://bob:***@proxy:3128"],
+    ["http://bob@proxy:3128", "http://bob@proxy:3128"],
+    ["https://proxy.example", "https://proxy.example"],
+    ["https://x.example/v1?key=abc&alt=sse", "https://x.example/v1?key=***&alt=sse"],
+    [
+      "https://x.example/a?api-version=1&api-key=zzz#frag",
+      "https://x.example/a?api-version=1&api-key=***#frag",
+    ],
+    ["https://x.example/a?Sig=zzz&code=", "https://x.example/a?Sig=***&code="],
+    ["https://u:p@x.example:8443/p?token=t", "https://u:***@x.example:8443/p?token=***"],
+  ];
+  for (const [url, masked] of cases) assert.equal(maskUrl(url), masked, url);
+});
+
+Deno.test("restoreUrl puts stored values back where the mask stands", () => {
+  const stored = "https://u:p4ss@x.example/p?token=t0k&x=1";
+  assert.equal(restoreUrl(maskUrl(stored), stored, "url"), stored);
+  // Another host, same user: the password still belongs to that user.
+  assert.equal(
+    restoreUrl("https://u:***@y.example/p?token=***", stored, "url"),
+    "https://u:p4ss@y.example/p?token=t0k",
+  );
+  assert.equal(restoreUrl("https://new:pw@x.example", stored, "url"), "https://new:pw@x.example");
+  assert.throws(() => restoreUrl("https://other:***@x.example", stored, "url"), AdminError);
+  assert.throws(
+    () => restoreUrl("https://x.example?key=***", stored, "url"),
+    /query parameter "key"/,
+  );
+  assert.throws(() => restoreUrl("https://u:***@x.example", undefined, "proxy.url"), /proxy\.url/);
+});
+
+Deno.test("header values are masked by header name", () => {
+  for (
+    const h of [
+      "Authorization",
+      "x-api-key",
+      "api-key",
+      "Api_Key",
+      "x-auth-token",
+      "Cookie",
+      "x-client-secret",
+      "Ocp-Apim-Subscription-Key",
+    ]
+  ) {
+    assert.ok(isSecretHeader(h), h);
+  }
+  for (const h of ["x-team", "user-agent", "content-type", "x-request-id"]) {
+    assert.ok(!isSecretHeader(h), h);
+  }
+});
+
+const upstream: UpstreamConfig = {
+  name: "u",
+  url: "https://a:b@x.example?key=k",
+  auth: { type: "basic", username: "svc", password: "pw" },
+  headers: [
+    { op: "insert", key: "x-api-key", value: "hk" },
+    { op: "replace", key: "X-Team", value: "blue" },
+    { op: "remove", key: "authorization" },
+  ],
+  breaker: { threshold: 0.5, cooldown: 30 },
+  weight: 1,
+};
+
+Deno.test("maskUpstream masks every secret and keeps the shape", () => {
+  assert.deepEqual(maskUpstream(upstream), {
+    name: "u",
+    url: "https://a:***@x.example?key=***",
+    auth: { type: "basic", username: "svc", password: "***" },
+    headers: [
+      { op: "insert", key: "x-api-key", value: "***" },
+      { op: "replace", key: "X-Team", value: "blue" },
+      { op: "remove", key: "authorization" },
+    ],
+    breaker: { threshold: 0.5, cooldown: 30 },
+    weight: 1,
+  });
+  assert.deepEqual(maskUpstream({ ...upstream, auth: { type: "bearer", token: "t" } }).auth, {
+    type: "bearer",
+    token: "***",
+  });
+});
+
+Deno.test("restoreUpstreamSecrets undoes the masking", () => {
+  const shown = JSON.parse(JSON.stringify(maskUpstream(upstream)));
+  assert.deepEqual(restoreUpstreamSecrets(shown, upstream), JSON.parse(JSON.stringify(upstream)));
+  // The body itself is not changed.
+  assert.equal(shown.auth.password, "***");
+  assert.throws(() => restoreUpstreamSecrets(shown, undefined), /"\*\*\*" stands for/);
+  assert.throws(
+    () => restoreUpstreamSecrets({ auth: { type: "bearer", token: "***" } }, upstream),
+    /auth\.token/,
+  );
+  assert.throws(
+    () =>
+      restoreUpstreamSecrets(
+        { headers: [{ op: "insert", key: "x-other-key", value: "***" }] },
+        upstream,
+      ),
+    /headers\[0\]\.value/,
+  );
+});
+
+Deno.test("maskGroup / restoreGroupSecrets cover the proxy URL", () => {
+  const group: GroupConfig = {
+    name: "g",
+    upstreams: [{ name: "u", weight: 1 }],
+    balance: { strategy: "roundrobin" },
+    http_client: {
+      agent: "a",
+      keepalive: 30,
+      stream: true,
+      timeout: { connect: 1, request: 2, idle: 5 },
+      proxy: { url: "http://p:s3@proxy:3128" },
+    },
+  };
+  const shown = JSON.parse(JSON.stringify(maskGroup(group)));
+  assert.equal(shown.http_client.proxy.url, "http://p:***@proxy:3128");
+  assert.deepEqual(restoreGroupSecrets(shown, group), JSON.parse(JSON.stringify(group)));
+  assert.deepEqual(restoreGroupSecrets({ upstreams: [] }, group), { upstreams: [] });
+});
