@@ -126,6 +126,7 @@ export async function serveConfig(
     adminListener = await rt.serve({
       hostname: a.address,
       port: a.port,
+      headerTimeout: a.timeout.connect,
       handler: (req) => admin.fetch(req),
     });
     logger.log("info", "admin listening", {

@@ -1,0 +1,130 @@
+import type { ServerResponse } from "node:http";
+import { setImmediate } from "node:timers";
+
+/** Statuses that never carry a body (no Content-Length is added for them). */
+const BODYLESS = new Set([204, 304]);
+
+/**
+ * Writes a web `Response` to a Node `ServerResponse`: status and headers as they are
+ * (several `Set-Cookie` stay several), then the body chunk by chunk as it comes, with
+ * back-pressure (`write()` returning false waits for `drain`).
+ *
+ * - A body that is complete at once (an error answer, a small JSON) goes out in one
+ *   write with a `Content-Length`; otherwise chunk by chunk.
+ * - Headers go out at once when the first body chunk is not ready yet (an SSE stream
+ *   whose first event takes a while); otherwise they share a packet with it.
+ * - `clientGone` (the client disconnected) cancels the body, which cancels the
+ *   upstream exchange behind it.
+ * - A body that fails mid-way (upstream cut, request deadline) ends the connection
+ *   without the final chunk, so the client sees an incomplete response instead of a
+ *   short one that looks complete.
+ */
+export async function writeResponse(
+  res: ServerResponse,
+  response: Response,
+  clientGone: AbortSignal,
+  keepAlive: boolean,
+): Promise<void> {
+  const body = response.body;
+  if (clientGone.aborted || res.destroyed) {
+    await body?.cancel(clientGone.reason).catch(() => {});
+    return;
+  }
+  if (!keepAlive) res.shouldKeepAlive = false;
+  const head = (length?: number): void => {
+    const flat: string[] = [];
+    for (const [k, v] of response.headers) flat.push(k, v);
+    if (
+      length !== undefined && !response.headers.has("content-length") &&
+      !BODYLESS.has(response.status) && res.req.method !== "HEAD"
+    ) {
+      flat.push("content-length", String(length));
+    }
+    try {
+      if (response.statusText) res.writeHead(response.status, response.statusText, flat);
+      else res.writeHead(response.status, flat);
+    } catch (e) {
+      // A header Node refuses (it validates more strictly than `Headers`).
+      headError = e;
+      throw e;
+    }
+  };
+  let headError: unknown;
+
+  if (body === null) {
+    try {
+      head(0);
+    } finally {
+      if (headError !== undefined) res.destroy();
+    }
+    res.end();
+    return;
+  }
+  const reader = body.getReader();
+  const onGone = () => void reader.cancel(clientGone.reason).catch(() => {});
+  clientGone.addEventListener("abort", onGone, { once: true });
+  try {
+    let next = reader.read();
+    if (await settlesSoon(next)) {
+      const first = await next;
+      if (clientGone.aborted) return;
+      if (first.done) {
+        head(0);
+        res.end();
+        return;
+      }
+      next = reader.read();
+      if (await settlesSoon(next)) {
+        const second = await next;
+        if (clientGone.aborted) return;
+        if (second.done) {
+          head(first.value.byteLength);
+          res.end(first.value);
+          return;
+        }
+        next = Promise.resolve(second);
+      }
+      head();
+      if (!res.write(first.value)) await drained(res);
+    } else {
+      head();
+      res.flushHeaders();
+    }
+    for (;;) {
+      const r = await next;
+      if (clientGone.aborted) return;
+      if (r.done) break;
+      if (!res.write(r.value)) await drained(res);
+      if (clientGone.aborted) return;
+      next = reader.read();
+    }
+    res.end();
+  } catch {
+    await reader.cancel().catch(() => {});
+    res.destroy();
+    if (headError !== undefined) throw headError;
+  } finally {
+    clientGone.removeEventListener("abort", onGone);
+  }
+}
+
+/** True when `p` settles before the event loop's next turn. */
+function settlesSoon(p: Promise<unknown>): Promise<boolean> {
+  return Promise.race([
+    p.then(() => true, () => true),
+    new Promise<boolean>((resolve) => setImmediate(() => resolve(false))),
+  ]);
+}
+
+/** Resolves when the response can take more data, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}

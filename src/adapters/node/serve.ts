@@ -1,0 +1,148 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Listener, ServeOptions } from "../../daemon/runtime.ts";
+import { peerAddress, toRequest } from "./incoming.ts";
+import { writeResponse } from "./outgoing.ts";
+
+/**
+ * A listener on `node:http`.
+ *
+ * Time limits when `headerTimeout` is given (a forward's `timeout.connect`):
+ * - the request head must be complete within it, counted from the connection's
+ *   start or the end of the previous response (`headersTimeout`: Node answers 408
+ *   and closes, also a connection that sends nothing at all);
+ * - the body is the core's job (it reads it with the same deadline and answers 408 in
+ *   the OpenAI error shape); Node's `requestTimeout` is set to twice the limit plus
+ *   1 s, only as a backstop for bodies nobody reads;
+ * - Node checks these every `connectionsCheckingInterval`, set to a quarter of the
+ *   limit (100 ms–1 s) instead of Node's 30 s, so they fire on time.
+ *
+ * Node 20 has no `reusePort`, so unlike Deno on Linux, a new process cannot bind the
+ * port while the old one drains (no warm restart on the same port).
+ */
+export function nodeServe(options: ServeOptions): Promise<Listener> {
+  const limitMs = options.headerTimeout !== undefined ? options.headerTimeout * 1000 : undefined;
+  const checkMs = limitMs !== undefined ? Math.min(1000, Math.max(100, limitMs / 4)) : 0;
+  const server = createServer({
+    noDelay: true,
+    ...(limitMs !== undefined
+      ? {
+        headersTimeout: limitMs,
+        requestTimeout: 2 * limitMs + 1000,
+        connectionsCheckingInterval: checkMs,
+      }
+      : {}),
+  });
+
+  let closing = false;
+  let closed = false;
+  const closedPromise = new Promise<void>((resolve) =>
+    server.once("close", () => {
+      closed = true;
+      resolve();
+    })
+  );
+
+  // While draining, a connection closes as soon as its response is over.
+  const running = new Set<ServerResponse>();
+  const closeWhenDone = (res: ServerResponse) =>
+    res.once("finish", () => server.closeIdleConnections());
+
+  let listenerHost = "";
+  const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    running.add(res);
+    // Write errors show as "close" (handled below); never let one crash the process.
+    res.on("error", () => {});
+    const ac = new AbortController();
+    res.once("close", () => {
+      running.delete(res);
+      if (!res.writableFinished) ac.abort(new DOMException("the client went away", "AbortError"));
+    });
+    if (closing) closeWhenDone(res);
+
+    let request: Request;
+    try {
+      request = toRequest(req, listenerHost);
+    } catch {
+      res.writeHead(400, {
+        "content-type": "text/plain",
+        "content-length": "12",
+        connection: "close",
+      });
+      res.end("bad request\n");
+      return;
+    }
+    let response: Response;
+    try {
+      response = await options.handler(request, {
+        remoteAddr: peerAddress(req),
+        signal: ac.signal,
+      });
+    } catch (e) {
+      logError(e);
+      response = internalError();
+    }
+    try {
+      await writeResponse(res, response, ac.signal, !closing);
+    } catch (e) {
+      logError(e);
+    }
+  };
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    onRequest(req, res).catch(logError);
+  });
+
+  const shutdown = (): Promise<void> => {
+    if (!closing) {
+      closing = true;
+      // Stop accepting; idle keep-alive connections close now, busy ones when their
+      // response is over, and responses that start from now on say `Connection: close`.
+      if (!closed) server.close();
+      server.closeIdleConnections();
+      for (const res of running) closeWhenDone(res);
+    }
+    return closed ? Promise.resolve() : closedPromise;
+  };
+  const close = (): Promise<void> => {
+    closing = true;
+    if (!closed) {
+      server.close();
+      server.closeAllConnections();
+    }
+    return closed ? Promise.resolve() : closedPromise;
+  };
+
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: options.hostname, port: options.port }, () => {
+      server.off("error", reject);
+      server.on("error", logError);
+      const addr = server.address() as AddressInfo;
+      listenerHost = addr.family === "IPv6"
+        ? `[${addr.address}]:${addr.port}`
+        : `${addr.address}:${addr.port}`;
+      resolve({ hostname: addr.address, port: addr.port, shutdown, close });
+    });
+  });
+}
+
+function logError(error: unknown): void {
+  console.error(JSON.stringify({
+    ts: new Date().toISOString(),
+    level: "error",
+    msg: "unhandled error",
+    error: error instanceof Error ? error.message : String(error),
+  }));
+}
+
+function internalError(): Response {
+  return new Response(
+    JSON.stringify({
+      error: { message: "internal error", type: "llmproxy_error", code: "internal" },
+    }),
+    {
+      status: 500,
+      headers: { "content-type": "application/json", "x-llmproxy-error": "internal" },
+    },
+  );
+}
