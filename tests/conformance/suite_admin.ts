@@ -96,7 +96,11 @@ upstream_groups:
       });
       assert.equal(patched.status, 200, JSON.stringify(patched.json));
       const changedAt = performance.now();
-      await delay(500);
+      // Enough traffic after the change, however loaded the machine (bounded: 10 s).
+      for (let i = 0; i < 200; i++) {
+        if (log.filter((l) => l.start > changedAt).length >= 5) break;
+        await delay(50);
+      }
       stop = true;
       await Promise.all(loops);
       const stream = await streamed;
