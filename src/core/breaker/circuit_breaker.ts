@@ -214,6 +214,14 @@ export class CircuitBreaker {
   }
 
   /**
+   * Replaces the whole state with a snapshot (a Durable Object restarting). No
+   * transition event is emitted; an open breaker gets its timer back.
+   */
+  restore(snapshot: BreakerSnapshot): void {
+    this.#restore(snapshot);
+  }
+
+  /**
    * Cancels the half-open timer and silences the listener. The breaker still answers
    * (lazily) so selections made before disposal settle normally.
    */

@@ -40,9 +40,10 @@ export class TransportError extends Error {
 }
 
 /**
- * A transport over a plain `fetch` (Workers, tests). It asks for identity encoding
- * only when the client did not say what it accepts, so a runtime `fetch` that decodes
- * transparently never hands the client bytes that disagree with `Content-Encoding`.
+ * A transport over a plain `fetch` (Workers, tests, library use). Runtimes whose
+ * `fetch` decodes compressed bodies while keeping `Content-Encoding` need their own
+ * transport (the Deno adapter asks upstreams for identity); Workers' `fetch` keeps the
+ * encoded bytes of a body that is passed on, so this one sends the request unchanged.
  */
 export function fetchTransport(fetchFn: typeof fetch = fetch): Transport {
   return {

@@ -133,6 +133,20 @@ export class MemberState implements MemberStats {
     return this.breaker === undefined ? base : { ...base, breaker: this.breaker.toJSON() };
   }
 
+  /**
+   * Takes over a snapshot of the same upstream settings (a Durable Object restarting):
+   * breaker, figures and pause. In-flight counts are not restored: the selections they
+   * counted belonged to the previous instance. A snapshot of other settings is ignored.
+   */
+  restore(snapshot: MemberSnapshot): void {
+    if (snapshot.fingerprint !== this.fingerprint) return;
+    this.latencyMs = snapshot.latencyMs;
+    this.successRate = snapshot.successRate;
+    if (snapshot.latencyMs !== INITIAL_LATENCY_MS) this.samples = Math.max(this.samples, 1);
+    this.pausedUntil = snapshot.pausedUntil;
+    if (snapshot.breaker !== undefined) this.breaker?.restore(snapshot.breaker);
+  }
+
   /** Stops the breaker's timer; the member keeps answering for late settlements. */
   dispose(): void {
     this.breaker?.dispose();

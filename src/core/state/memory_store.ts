@@ -122,6 +122,14 @@ export class MemoryStateStore implements StateStore {
     return handle;
   }
 
+  /**
+   * The member states of a group as of its latest `group()` call, by upstream name
+   * (for snapshots and restores by a Durable Object); undefined for an unknown group.
+   */
+  members(groupName: string): ReadonlyMap<string, MemberState> | undefined {
+    return this.#groups.get(groupName)?.members;
+  }
+
   retain(groupNames: ReadonlySet<string>): void {
     for (const [name, record] of this.#groups) {
       if (groupNames.has(name)) continue;

@@ -1,0 +1,188 @@
+/**
+ * The worker side of the Durable Object state: a {@linkcode StateStore} whose calls are
+ * RPCs to {@linkcode RateLimiterObject} and {@linkcode GroupStateObject}.
+ *
+ * Round trips per request: one for the rate limit (when the forward has one) and one
+ * per attempt to choose a member; both are awaited because the answer decides what
+ * happens. Settling an attempt (at response headers) and releasing it (at the end of
+ * the body) are sent at once but not awaited, so they add nothing to the time to first
+ * byte; the release waits for its settle, so the object sees them in order, and the
+ * pipeline hands the release to `ctx.waitUntil` so it survives the response.
+ *
+ * @module
+ */
+
+import type { GroupConfig, RateLimitConfig, UpstreamConfig } from "../../core/config/types.ts";
+import type { Logger } from "../../core/log/logger.ts";
+import type {
+  AttemptOutcome,
+  GroupState,
+  MemberStatus,
+  RateDecision,
+  Selection,
+  SelectResult,
+  StateStore,
+} from "../../core/state/types.ts";
+import type { GroupStateObject, RateLimiterObject } from "./durable_objects.ts";
+import type { DurableObjectId, DurableObjectNamespace } from "./types.ts";
+import { fnv1a, type GroupSpec, rpc, type WireOutcome } from "./wire.ts";
+
+const ALLOWED: RateDecision = Object.freeze({ allowed: true, retryAfterMs: 0 });
+
+/** The bindings the store uses. */
+export interface DurableStateBindings {
+  readonly rateLimiter: DurableObjectNamespace<RateLimiterObject>;
+  readonly groups: DurableObjectNamespace<GroupStateObject>;
+}
+
+/**
+ * Ids are plain values and may be kept; stubs are I/O objects of the request that made
+ * them, so a fresh one is taken for every call (cheap: no network until the call).
+ */
+class IdCache {
+  readonly #ids = new Map<string, DurableObjectId>();
+  readonly #max: number;
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  get(ns: { idFromName(name: string): DurableObjectId }, name: string): DurableObjectId {
+    let id = this.#ids.get(name);
+    if (id === undefined) {
+      if (this.#ids.size >= this.#max) this.#ids.clear();
+      id = ns.idFromName(name);
+      this.#ids.set(name, id);
+    }
+    return id;
+  }
+}
+
+/** A {@linkcode StateStore} over Durable Objects (see the module comment). */
+export class DurableStateStore implements StateStore {
+  readonly #bindings: DurableStateBindings;
+  readonly #logger: Logger;
+  readonly #rateIds = new IdCache(10_000);
+  readonly #groupIds = new IdCache(1_000);
+
+  constructor(bindings: DurableStateBindings, logger: Logger) {
+    this.#bindings = bindings;
+    this.#logger = logger;
+  }
+
+  /** One object per key (forward + client IP): no global hot spot. */
+  async rateLimit(key: string, limit: RateLimitConfig): Promise<RateDecision> {
+    const ns = this.#bindings.rateLimiter;
+    try {
+      return await rpc(ns.get(this.#rateIds.get(ns, `ratelimit\u0000${key}`)).take(limit));
+    } catch (e) {
+      // Fail open: an unreachable bucket must not take the proxy down with it.
+      this.#logger.log("warn", "rate limit check failed; request allowed", {
+        error: e instanceof Error ? e.message : String(e),
+      });
+      return ALLOWED;
+    }
+  }
+
+  group(group: GroupConfig, upstreams: ReadonlyMap<string, UpstreamConfig>): GroupState {
+    const spec: GroupSpec = {
+      name: group.name,
+      strategy: group.balance.strategy,
+      members: group.upstreams.map((m) => ({ name: m.name, weight: m.weight })),
+      upstreams: group.upstreams.map((m) => {
+        const up = upstreams.get(m.name);
+        if (up === undefined) {
+          throw new Error(
+            `group "${group.name}": member "${m.name}" is not among the configured upstreams`,
+          );
+        }
+        return {
+          name: m.name,
+          url: fnv1a(up.url),
+          ...(up.breaker ? { breaker: up.breaker } : {}),
+        };
+      }),
+    };
+    return new DurableGroupState(
+      () => {
+        const ns = this.#bindings.groups;
+        return ns.get(this.#groupIds.get(ns, `group\u0000${group.name}`));
+      },
+      spec,
+      this.#logger,
+    );
+  }
+
+  retain(): void {
+    // Group objects keep their state; one no longer used is simply never called again.
+  }
+}
+
+/** A selection made by a group object, with the settle that the release waits for. */
+class DurableSelection implements Selection {
+  settling: Promise<void> | undefined;
+  constructor(
+    readonly id: number,
+    readonly upstream: string,
+    readonly probe: boolean,
+    readonly epoch: string,
+  ) {}
+}
+
+type GroupStub = ReturnType<DurableObjectNamespace<GroupStateObject>["get"]>;
+
+/** {@linkcode GroupState} of one group under one configuration snapshot. */
+class DurableGroupState implements GroupState {
+  readonly #stub: () => GroupStub;
+  readonly #spec: GroupSpec;
+  readonly #key: string;
+  readonly #logger: Logger;
+
+  constructor(stub: () => GroupStub, spec: GroupSpec, logger: Logger) {
+    this.#stub = stub;
+    this.#spec = spec;
+    this.#key = fnv1a(JSON.stringify(spec));
+    this.#logger = logger;
+  }
+
+  async select(exclude?: ReadonlySet<string>): Promise<SelectResult> {
+    const r = await rpc(this.#stub().select(this.#key, this.#spec, exclude ? [...exclude] : []));
+    if (!r.ok) return { ok: false, retryAfterMs: r.retryAfterMs };
+    return { ok: true, selection: new DurableSelection(r.id, r.upstream, r.probe, r.epoch) };
+  }
+
+  settle(selection: Selection, outcome: AttemptOutcome): Promise<void> {
+    const sel = selection as DurableSelection;
+    if (sel.settling !== undefined) return Promise.resolve();
+    const wire: WireOutcome = {
+      kind: outcome.kind,
+      ...(outcome.latencyMs !== undefined ? { latencyMs: outcome.latencyMs } : {}),
+      ...(outcome.unavailableForMs !== undefined
+        ? { unavailableForMs: outcome.unavailableForMs }
+        : {}),
+    };
+    sel.settling = rpc(this.#stub().settle(sel.epoch, sel.id, wire)).catch((e) =>
+      this.#lost("settle", e)
+    );
+    return Promise.resolve();
+  }
+
+  release(selection: Selection): Promise<void> {
+    const sel = selection as DurableSelection;
+    const stub = this.#stub();
+    const send = () => rpc(stub.release(sel.epoch, sel.id)).catch((e) => this.#lost("release", e));
+    return sel.settling === undefined ? send() : sel.settling.then(send);
+  }
+
+  status(): Promise<readonly MemberStatus[]> {
+    return rpc(this.#stub().status(this.#key, this.#spec));
+  }
+
+  #lost(what: string, e: unknown): void {
+    // The group object answers for itself (leases); the request carries on.
+    this.#logger.log("warn", `group state ${what} failed`, {
+      group: this.#spec.name,
+      error: e instanceof Error ? e.message : String(e),
+    });
+  }
+}

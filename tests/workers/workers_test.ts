@@ -1,0 +1,662 @@
+/**
+ * Conformance on Cloudflare Workers: the bundle (`deno task build:worker`) runs in real
+ * `workerd` through miniflare, with its Durable Objects, against mock upstreams on
+ * 127.0.0.1.
+ *
+ * Three workers run the same bundle in one miniflare: `main` (the Durable Objects live
+ * here), `peer` (another isolate bound to main's objects, as a second Workers isolate
+ * would be: state and configuration changes must reach it) and `memory` (state kept in
+ * the isolate, the baseline of the latency measurement).
+ *
+ * The daemon suites (ports, CLI, signals) do not apply to Workers.
+ */
+import assert from "node:assert/strict";
+import { Miniflare } from "miniflare";
+import OpenAI from "openai";
+import {
+  chat,
+  delay,
+  freePort,
+  mockStats,
+  type RunningMock,
+  startMock,
+} from "../conformance/harness.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const BUNDLE = `${ROOT}dist/worker.js`;
+const TOKEN = "admin-test-token";
+
+/** Builds the bundle unless dist/worker.js is newer than every source it comes from. */
+async function ensureBundle(): Promise<void> {
+  const newest = Math.max(
+    await newestMtime(`${ROOT}src`),
+    (await Deno.stat(`${ROOT}deno.json`)).mtime?.getTime() ?? 0,
+    (await Deno.stat(`${ROOT}deno.lock`)).mtime?.getTime() ?? 0,
+  );
+  const built = await Deno.stat(BUNDLE).then((s) => s.mtime?.getTime() ?? 0, () => 0);
+  if (built > newest) return;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--config", `${ROOT}deno.json`, "build:worker"],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`deno task build:worker failed:\n${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+async function newestMtime(dir: string): Promise<number> {
+  let newest = 0;
+  for await (const e of Deno.readDir(dir)) {
+    const path = `${dir}/${e.name}`;
+    if (e.isDirectory) newest = Math.max(newest, await newestMtime(path));
+    else if (e.name.endsWith(".ts")) {
+      newest = Math.max(newest, (await Deno.stat(path)).mtime?.getTime() ?? 0);
+    }
+  }
+  return newest;
+}
+
+/** What the tests take from wrangler.toml, so they run what is deployed. */
+interface WranglerSettings {
+  readonly compatibilityDate: string;
+  readonly compatibilityFlags: string[];
+  /** Binding name → class name. */
+  readonly durableObjects: Record<string, string>;
+  readonly sqliteClasses: string[];
+}
+
+/** Reads the few wrangler.toml keys the tests need (a small subset of TOML). */
+async function wranglerSettings(): Promise<WranglerSettings> {
+  const text = await Deno.readTextFile(`${ROOT}wrangler.toml`);
+  const date = text.match(/^compatibility_date\s*=\s*"([^"]+)"/m)?.[1];
+  const flags = text.match(/^compatibility_flags\s*=\s*\[([^\]]*)\]/m)?.[1] ?? "";
+  const durableObjects: Record<string, string> = {};
+  for (const block of text.split(/^\[\[durable_objects\.bindings\]\]\s*$/m).slice(1)) {
+    const name = block.match(/^name\s*=\s*"([^"]+)"/m)?.[1];
+    const cls = block.match(/^class_name\s*=\s*"([^"]+)"/m)?.[1];
+    if (name && cls) durableObjects[name] = cls;
+  }
+  const sqlite = text.match(/^new_sqlite_classes\s*=\s*\[([^\]]*)\]/m)?.[1] ?? "";
+  assert.ok(date, "wrangler.toml has a compatibility_date");
+  return {
+    compatibilityDate: date,
+    compatibilityFlags: [...flags.matchAll(/"([^"]+)"/g)].map((m) => m[1]!),
+    durableObjects,
+    sqliteClasses: [...sqlite.matchAll(/"([^"]+)"/g)].map((m) => m[1]!),
+  };
+}
+
+function configYaml(m: Record<string, RunningMock>, deadUrl: string): string {
+  // Ports mean nothing on Workers but must still be distinct (config validation).
+  return `
+http_server:
+  forwards:
+    - name: other
+      port: 3001
+      hosts: [other.example.com]
+      default_group: only_b
+    - name: main
+      port: 3002
+      hosts: [api.example.com]
+      default_group: rr
+      routing:
+        - { path: /wrr/*, target_group: wrr }
+        - { path: /random/*, target_group: rnd }
+        - { path: /failover/*, target_group: fo }
+        - { path: /ra/*, target_group: ra }
+        - { path: /retry/*, target_group: retry }
+        - { path: /retry5xx/*, target_group: retry5xx }
+        - { path: /unreachable/*, target_group: dead }
+        - { path: /breaker/*, target_group: breaker }
+        - { path: /only-b/*, target_group: only_b }
+        - { path: /live/*, target_group: live }
+        - { path: /timeout/*, target_group: slow_nostream }
+        - { path: /breaker-long/*, target_group: breaker_long }
+        - { path: /api/users/admin, target_group: only_b }
+        - { path: /api/users/:id, target_group: only_a }
+    - name: limited
+      port: 3003
+      hosts: [limited.example.com]
+      default_group: rr
+      ratelimit: { per_second: 1, burst: 3 }
+    - name: bench
+      port: 3004
+      hosts: [bench.example.com]
+      default_group: only_a
+      ratelimit: { per_second: 10000, burst: 20000 }
+upstreams:
+  - { name: a, url: "${m.a!.url}" }
+  - { name: b, url: "${m.b!.url}" }
+  - { name: s, url: "${m.s!.url}" }
+  - { name: dead, url: "${deadUrl}" }
+  - name: brk
+    url: "${m.brk!.url}"
+    breaker: { threshold: 0.5, cooldown: 1 }
+  - name: brk_long
+    url: "${m.brk!.url}/"
+    breaker: { threshold: 0.5, cooldown: 300 }
+upstream_groups:
+  - { name: rr, upstreams: [{ name: a }, { name: b }] }
+  - name: wrr
+    upstreams: [{ name: a, weight: 3 }, { name: b, weight: 1 }]
+    balance: { strategy: weighted_roundrobin }
+  - { name: rnd, upstreams: [{ name: a }, { name: b }], balance: { strategy: random } }
+  - { name: fo, upstreams: [{ name: a }, { name: b }], balance: { strategy: failover } }
+  - { name: ra, upstreams: [{ name: s }, { name: a }], balance: { strategy: response_aware } }
+  - { name: only_a, upstreams: [{ name: a }] }
+  - { name: only_b, upstreams: [{ name: b }] }
+  - { name: live, upstreams: [{ name: a }] }
+  - name: retry
+    upstreams: [{ name: dead }, { name: a }]
+    http_client: { retry: { attempts: 2, initial: 100 } }
+  - name: retry5xx
+    upstreams: [{ name: b }, { name: a }]
+    balance: { strategy: failover }
+    http_client: { retry: { attempts: 1, initial: 100 } }
+  - { name: dead, upstreams: [{ name: dead }] }
+  - { name: breaker, upstreams: [{ name: brk }] }
+  - { name: breaker_long, upstreams: [{ name: brk_long }] }
+  - name: slow_nostream
+    upstreams: [{ name: s }]
+    http_client: { stream: false, timeout: { request: 1 } }
+`;
+}
+
+type Fetcher = (url: string, init?: RequestInit) => Promise<Response>;
+
+interface Env {
+  mf: Miniflare;
+  /** The main worker over a real socket (host 127.0.0.1 → LLMPROXY_FORWARD). */
+  url: string;
+  main: Fetcher;
+  peer: Fetcher;
+  /** Real sockets to two workers on the `bench` forward: state in memory / in objects. */
+  memoryUrl: string;
+  durableUrl: string;
+  mocks: Record<string, RunningMock>;
+}
+
+function workerOptions(
+  s: WranglerSettings,
+  name: string,
+  bindings: Record<string, string>,
+  ownObjects: boolean,
+  directSocket = false,
+) {
+  const durableObjects: Record<
+    string,
+    { className: string; scriptName?: string; useSQLite?: boolean }
+  > = {};
+  for (const [binding, className] of Object.entries(s.durableObjects)) {
+    durableObjects[binding] = ownObjects
+      ? { className, useSQLite: s.sqliteClasses.includes(className) }
+      : { className, scriptName: "main" };
+  }
+  return {
+    name,
+    modules: true,
+    scriptPath: BUNDLE,
+    compatibilityDate: s.compatibilityDate,
+    compatibilityFlags: s.compatibilityFlags,
+    bindings,
+    durableObjects,
+    // A socket straight into the worker (no miniflare entry worker in between), as
+    // clients reach a deployed worker.
+    ...(directSocket ? { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] } : {}),
+  };
+}
+
+async function startWorkers(
+  yaml: string,
+  persistDir: string,
+): Promise<Miniflare> {
+  const s = await wranglerSettings();
+  const common = { LLMPROXY_CONFIG: yaml, LLMPROXY_LOG_LEVEL: "error" };
+  const mf = new Miniflare({
+    durableObjectsPersist: persistDir,
+    workers: [
+      workerOptions(s, "main", {
+        ...common,
+        LLMPROXY_FORWARD: "main",
+        LLMPROXY_ADMIN_AUTH_TOKEN: TOKEN,
+      }, true),
+      // Checks for configuration changes on every request, so the test need not wait.
+      workerOptions(s, "peer", { ...common, LLMPROXY_CONFIG_REFRESH_MS: "0" }, false),
+      workerOptions(
+        s,
+        "memory",
+        {
+          ...common,
+          LLMPROXY_FORWARD: "bench",
+          LLMPROXY_STATE: "memory",
+        },
+        false,
+        true,
+      ),
+      workerOptions(s, "durable", { ...common, LLMPROXY_FORWARD: "bench" }, false, true),
+    ],
+  });
+  await mf.ready;
+  return mf;
+}
+
+async function fetcherOf(mf: Miniflare, name: string): Promise<Fetcher> {
+  const worker = await mf.getWorker(name) as unknown as {
+    fetch(url: string, init?: unknown): Promise<Response>;
+  };
+  return (url, init) => worker.fetch(url, init);
+}
+
+function post(f: Fetcher, url: string, headers: Record<string, string> = {}, stream = false) {
+  return f(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: chat(stream),
+    signal: AbortSignal.timeout(10_000),
+  });
+}
+
+async function names(f: Fetcher, url: string, n: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await post(f, url);
+    assert.equal(r.status, 200, `${url} attempt ${i}`);
+    out.push(r.headers.get("x-mock-name") ?? "?");
+    await r.arrayBuffer();
+  }
+  return out;
+}
+
+async function nameOf(
+  f: Fetcher,
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<string> {
+  const r = await post(f, url, headers);
+  const name = `${r.status} ${r.headers.get("x-mock-name") ?? r.headers.get("x-llmproxy-error")}`;
+  await r.arrayBuffer();
+  return name;
+}
+
+const API = "http://api.example.com";
+
+// Everything is closed in `finally` (miniflare, mocks, the persistence directory), so
+// Deno's sanitizers stay on; a watchdog disposes miniflare if the test runs away.
+Deno.test({
+  name: "workers: the bundle in workerd with Durable Objects",
+  async fn(t) {
+    await ensureBundle();
+    const mocks: Record<string, RunningMock> = {
+      a: startMock({ name: "a", chunks: 3, chunkDelayMs: 5 }),
+      b: startMock({ name: "b", chunks: 3, chunkDelayMs: 5 }),
+      s: startMock({ name: "s", latencyMs: 250 }),
+      c: startMock({ name: "c" }),
+      brk: startMock({ name: "brk" }),
+    };
+    const deadUrl = `http://127.0.0.1:${freePort()}`;
+    const persist = await Deno.makeTempDir({ prefix: "llmproxy-workers-" });
+    const yaml = configYaml(mocks, deadUrl);
+    let mf: Miniflare | undefined;
+    const watchdog = setTimeout(() => {
+      console.error("workers test: over 120 s, disposing miniflare");
+      void mf?.dispose();
+    }, 120_000);
+    try {
+      mf = await startWorkers(yaml, persist);
+      const env: Env = {
+        mf,
+        url: String(await mf.ready).replace(/\/$/, ""),
+        main: (url, init) => mf!.dispatchFetch(url, init as never) as unknown as Promise<Response>,
+        peer: await fetcherOf(mf, "peer"),
+        memoryUrl: String(await mf.unsafeGetDirectURL("memory")).replace(/\/$/, ""),
+        durableUrl: String(await mf.unsafeGetDirectURL("durable")).replace(/\/$/, ""),
+        mocks,
+      };
+      await cases(t, env);
+      await t.step(
+        "admin changes and open breakers survive a restart of workerd",
+        async () => {
+          const url = `${API}/breaker-long/v1/chat/completions`;
+          for (let i = 0; i < 5; i++) {
+            assert.equal(await nameOf(env.main, url, { "x-mock-status": "500" }), "500 brk");
+          }
+          assert.equal(await nameOf(env.main, url), "503 no_available_upstream");
+          await mf!.dispose();
+          mf = await startWorkers(yaml, persist);
+          const main = (url: string, init?: RequestInit) =>
+            mf!.dispatchFetch(url, init as never) as unknown as Promise<Response>;
+          assert.equal(await nameOf(main, `${API}/live/v1/chat/completions`), "200 c");
+          const peer = await fetcherOf(mf!, "peer");
+          assert.equal(await nameOf(peer, `${API}/live/v1/chat/completions`), "200 c");
+          // The group object restarted and restored its breaker from storage.
+          assert.equal(await nameOf(main, url), "503 no_available_upstream");
+        },
+      );
+    } finally {
+      clearTimeout(watchdog);
+      await mf?.dispose();
+      await Promise.all(Object.values(mocks).map((m) => m.close()));
+      await Deno.remove(persist, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+async function cases(t: Deno.TestContext, env: Env): Promise<void> {
+  const { main, peer } = env;
+
+  await t.step("forward by host name, else LLMPROXY_FORWARD, else the first forward", async () => {
+    assert.equal(await nameOf(main, "http://other.example.com/v1/chat/completions"), "200 b");
+    assert.equal(await nameOf(main, `${API}/only-b/v1/chat/completions`), "200 b");
+    // Host names compare case-insensitively.
+    assert.equal(
+      await nameOf(main, "http://OTHER.example.com/failover/v1/chat/completions"),
+      "200 b",
+    );
+    // main has LLMPROXY_FORWARD=main: an unknown host uses main (failover → a).
+    assert.equal(
+      await nameOf(main, "http://unknown.example.net/failover/v1/chat/completions"),
+      "200 a",
+    );
+    // peer has none: the first forward (other → b).
+    assert.equal(
+      await nameOf(peer, "http://unknown.example.net/failover/v1/chat/completions"),
+      "200 b",
+    );
+  });
+
+  await t.step("routes follow the documented priority", async () => {
+    // The mock answers 404 for these paths; which mock answered tells the group.
+    assert.equal(await nameOf(main, `${API}/api/users/admin`), "404 b");
+    assert.equal(await nameOf(main, `${API}/api/users/admins`), "404 a");
+  });
+
+  await t.step("roundrobin rotates in list order, across isolates", async () => {
+    assert.deepEqual(await names(main, `${API}/v1/chat/completions`, 4), ["a", "b", "a", "b"]);
+    // The position lives in the group object: the next isolate continues it.
+    assert.deepEqual(await names(peer, `${API}/v1/chat/completions`, 2), ["a", "b"]);
+    assert.deepEqual(await names(main, `${API}/v1/chat/completions`, 1), ["a"]);
+  });
+
+  await t.step("weighted_roundrobin gives each member its weight, interleaved", async () => {
+    const got = await names(main, `${API}/wrr/v1/chat/completions`, 8);
+    assert.equal(got.filter((n) => n === "a").length, 6);
+    assert.equal(got.filter((n) => n === "b").length, 2);
+    assert.ok(!got.join("").includes("aaaa"), got.join(""));
+  });
+
+  await t.step("random reaches every member", async () => {
+    const got = new Set(await names(main, `${API}/random/v1/chat/completions`, 40));
+    assert.deepEqual([...got].sort(), ["a", "b"]);
+  });
+
+  await t.step("failover always uses the first available member", async () => {
+    assert.deepEqual(await names(main, `${API}/failover/v1/chat/completions`, 5), [
+      "a",
+      "a",
+      "a",
+      "a",
+      "a",
+    ]);
+  });
+
+  await t.step("response_aware prefers the faster member", async () => {
+    const got = await names(main, `${API}/ra/v1/chat/completions`, 16);
+    const fast = got.filter((n) => n === "a").length;
+    assert.ok(fast >= 12, `fast member got ${fast} of 16: ${got.join(",")}`);
+  });
+
+  await t.step(
+    "a breaker opened by one request's failures holds for the next ones, in every isolate",
+    async () => {
+      const url = `${API}/breaker/v1/chat/completions`;
+      for (let i = 0; i < 5; i++) {
+        // Each failure is a separate request; isolates alternate.
+        const f = i % 2 === 0 ? main : peer;
+        assert.equal(await nameOf(f, url, { "x-mock-status": "500" }), "500 brk");
+      }
+      const before = (await mockStats(env.mocks.brk!)).requests!;
+      for (const f of [main, peer]) {
+        const r = await post(f, url);
+        assert.equal(r.status, 503);
+        assert.equal(r.headers.get("x-llmproxy-error"), "no_available_upstream");
+        const ra = Number(r.headers.get("retry-after"));
+        assert.ok(ra >= 1 && ra <= 1, `retry-after ${ra}`);
+        await r.arrayBuffer();
+      }
+      assert.equal(
+        (await mockStats(env.mocks.brk!)).requests,
+        before,
+        "an open breaker sends nothing",
+      );
+      await delay(1100);
+      // Half-open: a failing probe reopens it, in the other isolate too.
+      assert.equal(await nameOf(peer, url, { "x-mock-status": "500" }), "500 brk");
+      assert.equal(await nameOf(main, url), "503 no_available_upstream");
+      await delay(1100);
+      assert.equal(await nameOf(main, url), "200 brk");
+      assert.equal(await nameOf(peer, url), "200 brk");
+      // The group object reports the state the admin API shows.
+      const groups = await main(`${API}/_llmproxy/api/v1/upstream-groups/breaker`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      assert.equal(groups.status, 200);
+      await groups.arrayBuffer();
+    },
+  );
+
+  await t.step(
+    "rate limit held in a Durable Object: burst 3 then 429, across isolates",
+    async () => {
+      const url = "http://limited.example.com/v1/chat/completions";
+      const count = async () =>
+        (await mockStats(env.mocks.a!)).requests! + (await mockStats(env.mocks.b!)).requests!;
+      const before = await count();
+      const ip = { "cf-connecting-ip": "203.0.113.7" };
+      const statuses: number[] = [];
+      let retryAfter = "";
+      for (const f of [main, peer, main, peer]) {
+        const r = await post(f, url, ip);
+        statuses.push(r.status);
+        if (r.status === 429) {
+          retryAfter = r.headers.get("retry-after") ?? "";
+          assert.equal((await r.json()).error.code, "rate_limited");
+        } else await r.arrayBuffer();
+      }
+      assert.deepEqual(statuses, [200, 200, 200, 429]);
+      assert.equal(retryAfter, "1");
+      assert.equal(await count() - before, 3, "a refused request is never forwarded");
+      // Another client has its own bucket.
+      const other = await post(main, url, { "cf-connecting-ip": "198.51.100.9" });
+      assert.equal(other.status, 200);
+      await other.arrayBuffer();
+    },
+  );
+
+  await t.step(
+    "SSE via the openai SDK arrives chunk by chunk with the upstream's pacing",
+    async () => {
+      const ai = new OpenAI({ baseURL: `${env.url}/v1`, apiKey: "client-key", maxRetries: 0 });
+      const stream = await ai.chat.completions.create(
+        { model: "m", stream: true, messages: [{ role: "user", content: "hi" }] },
+        { headers: { "x-mock-chunks": "20", "x-mock-chunk-delay": "100" } },
+      );
+      const times: number[] = [];
+      let text = "";
+      for await (const c of stream) {
+        const d = c.choices[0]?.delta?.content;
+        if (d) {
+          times.push(performance.now());
+          text += d;
+        }
+      }
+      assert.equal(times.length, 20);
+      assert.ok(text.startsWith("Hello from "));
+      const spread = times.at(-1)! - times[0]!;
+      assert.ok(spread > 1500, `chunks spread over ${spread} ms, expected about 1900`);
+      assert.ok(times.at(-1)! - times[10]! > 600, "chunks were delivered in a burst");
+    },
+  );
+
+  await t.step("a client that leaves mid-stream aborts the upstream within 1 s", async () => {
+    const before = (await mockStats(env.mocks.a!)).streams_aborted!;
+    const ac = new AbortController();
+    const r = await fetch(`${env.url}/failover/v1/chat/completions`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-mock-chunks": "100",
+        "x-mock-chunk-delay": "50",
+      },
+      body: chat(true),
+      signal: ac.signal,
+    });
+    assert.equal(r.status, 200);
+    const reader = r.body!.getReader();
+    await reader.read();
+    await reader.read();
+    ac.abort();
+    await reader.cancel().catch(() => {});
+    const deadline = Date.now() + 1000;
+    let aborted = before;
+    while (Date.now() < deadline) {
+      aborted = (await mockStats(env.mocks.a!)).streams_aborted!;
+      if (aborted > before) break;
+      await delay(20);
+    }
+    assert.equal(aborted, before + 1, "upstream saw no abort within 1 s");
+  });
+
+  await t.step("in-flight counts come back down once bodies are over", async () => {
+    for (let i = 0; i < 4; i++) {
+      const r = await post(main, `${API}/v1/chat/completions`, {}, true);
+      await r.text();
+    }
+    // Releases run after the response (ctx.waitUntil); give them a moment.
+    await delay(200);
+    const r = await main(`${API}/_llmproxy/api/v1/upstream-groups/rr`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    assert.equal(r.status, 200);
+    const text = JSON.stringify(await r.json());
+    const counts = [...text.matchAll(/"in_flight"\s*:\s*(\d+)/g)].map((m) => m[1]);
+    assert.deepEqual(counts, ["0", "0"], text);
+  });
+
+  await t.step("a retrying group with one dead member never fails a client request", async () => {
+    for (let i = 0; i < 6; i++) {
+      assert.equal(await nameOf(main, `${API}/retry/v1/chat/completions`), "200 a");
+    }
+  });
+
+  await t.step("retries a 5xx on another member and returns its answer", async () => {
+    const r = await post(main, `${API}/retry5xx/v1/chat/completions`, { "x-mock-status": "503" });
+    assert.equal(r.status, 503);
+    assert.match((await r.json()).error.message, /forced status 503 from a/);
+  });
+
+  await t.step("stream: false with timeout.request 1 → 504 in about 1 s", async () => {
+    const t0 = performance.now();
+    const r = await post(main, `${API}/timeout/v1/chat/completions`, { "x-mock-latency": "3000" });
+    const took = performance.now() - t0;
+    assert.equal(r.status, 504);
+    assert.equal((await r.json()).error.code, "upstream_timeout");
+    assert.ok(took >= 900 && took < 2500, `took ${took} ms`);
+  });
+
+  await t.step("compressed answers keep bytes and Content-Encoding consistent", async () => {
+    const r = await fetch(`${env.url}/__mock/gzip`, { headers: { "accept-encoding": "gzip" } });
+    assert.equal(r.status, 200);
+    assert.equal((await r.json()).gzip, true);
+  });
+
+  await t.step("unreachable upstream → 502 upstream_unreachable", async () => {
+    const r = await post(main, `${API}/unreachable/v1/chat/completions`);
+    assert.equal(r.status, 502);
+    assert.equal(r.headers.get("x-llmproxy-error"), "upstream_unreachable");
+    assert.equal((await r.json()).error.type, "llmproxy_error");
+  });
+
+  await t.step("admin: refused without a token, 401 with a wrong one", async () => {
+    const off = await peer(`${API}/_llmproxy/api/v1/upstreams`);
+    assert.equal(off.status, 404);
+    assert.match((await off.json()).error.message, /LLMPROXY_ADMIN_AUTH_TOKEN/);
+    const wrong = await main(`${API}/_llmproxy/api/v1/upstreams`, {
+      headers: { authorization: "Bearer nope" },
+    });
+    assert.equal(wrong.status, 401);
+    await wrong.arrayBuffer();
+    const metrics = await main(`${API}/_llmproxy/metrics`);
+    assert.equal(metrics.status, 401);
+    await metrics.arrayBuffer();
+    const health = await main(`${API}/_llmproxy/health`);
+    assert.equal(health.status, 200);
+    await health.arrayBuffer();
+  });
+
+  await t.step(
+    "admin: POST upstream + PATCH group reach the next request, in every isolate",
+    async () => {
+      const auth = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
+      const created = await main(`${API}/_llmproxy/api/v1/upstreams`, {
+        method: "POST",
+        headers: auth,
+        body: JSON.stringify({ name: "c", url: env.mocks.c!.url }),
+      });
+      assert.equal(created.status, 201, await created.clone().text());
+      await created.arrayBuffer();
+      const patched = await main(`${API}/_llmproxy/api/v1/upstream-groups/live`, {
+        method: "PATCH",
+        headers: auth,
+        body: JSON.stringify({ upstreams: [{ name: "c" }] }),
+      });
+      assert.equal(patched.status, 200, await patched.clone().text());
+      await patched.arrayBuffer();
+      assert.equal(await nameOf(main, `${API}/live/v1/chat/completions`), "200 c");
+      // peer checks the config object on every request (LLMPROXY_CONFIG_REFRESH_MS=0).
+      assert.equal(await nameOf(peer, `${API}/live/v1/chat/completions`), "200 c");
+    },
+  );
+
+  await t.step("latency added by Durable Object state (200 requests each)", async () => {
+    // Same forward (rate limit on) and group; the two workers alternate request by
+    // request so that load on the machine affects both alike.
+    const path = "/v1/chat/completions";
+    const one = async (base: string) => {
+      const t0 = performance.now();
+      const r = await post(fetch, `${base}${path}`);
+      await r.arrayBuffer();
+      assert.equal(r.status, 200);
+      return performance.now() - t0;
+    };
+    for (let i = 0; i < 20; i++) {
+      await one(env.memoryUrl);
+      await one(env.durableUrl);
+    }
+    const memory: number[] = [];
+    const durable: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      memory.push(await one(env.memoryUrl));
+      durable.push(await one(env.durableUrl));
+    }
+    const stats = (xs: number[]) => {
+      const sorted = [...xs].sort((x, y) => x - y);
+      const mean = xs.reduce((sum, x) => sum + x, 0) / xs.length;
+      return { mean, p50: sorted[100]!, p90: sorted[180]! };
+    };
+    const m = stats(memory);
+    const d = stats(durable);
+    const fmt = (x: { mean: number; p50: number; p90: number }) =>
+      `mean ${x.mean.toFixed(2)} ms, p50 ${x.p50.toFixed(2)} ms, p90 ${x.p90.toFixed(2)} ms`;
+    console.log(`in-memory state:      ${fmt(m)}`);
+    console.log(`Durable Object state: ${fmt(d)}`);
+    console.log(
+      `added per request:    ${(d.mean - m.mean).toFixed(2)} ms mean, ${
+        (d.p50 - m.p50).toFixed(2)
+      } ms p50`,
+    );
+    // Two awaited round trips (rate limit, select) on one machine: well under 50 ms.
+    assert.ok(d.p50 - m.p50 < 50, "Durable Object round trips are unexpectedly slow");
+  });
+}
