@@ -90,14 +90,14 @@ export async function serveConfig(
   settings: ServeSettings,
 ): Promise<number> {
   const gateway = new Gateway({ config, transports: rt.transports(logger), logger });
-  const shutdownAc = new AbortController();
   let ready = false;
   const forwards = new Map<string, Listener>();
 
   const handlerFor = (name: string): ServeHandler => (req, conn) =>
     gateway.handle(name, req, {
       remoteAddr: conn.remoteAddr,
-      signal: AbortSignal.any([conn.signal, shutdownAc.signal]),
+      signal: conn.signal,
+      ...(conn.completed ? { completed: conn.completed } : {}),
     });
 
   const bindForward = async (f: ForwardConfig): Promise<void> => {
@@ -214,7 +214,7 @@ export async function serveConfig(
       clearTimeout(timer);
       if (timedOut) {
         logger.log("warn", "shutdown timeout reached, aborting what remains", {});
-        shutdownAc.abort(new Error("shutting down"));
+        gateway.abortAll(new Error("shutting down"));
         await Promise.all(all.map((l) => l.close()));
       }
       await adminListener.shutdown();

@@ -6,6 +6,8 @@ export interface ServeConn {
   readonly remoteAddr: string;
   /** Fires when the client goes away before the response is complete. */
   readonly signal: AbortSignal;
+  /** Settles once the response is fully sent (rejects when it was not), if known. */
+  readonly completed?: Promise<void>;
 }
 
 /** A request handler as the runtime calls it. */

@@ -7,5 +7,5 @@ import { runDaemon } from "../../daemon/daemon.ts";
 import { denoRuntime } from "./runtime.ts";
 
 if (import.meta.main) {
-  Deno.exit(await runDaemon(Deno.args, denoRuntime));
+  denoRuntime.exit(await runDaemon(Deno.args, denoRuntime));
 }

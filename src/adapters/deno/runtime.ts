@@ -1,5 +1,16 @@
 import type { DaemonRuntime, Listener, ServeOptions } from "../../daemon/runtime.ts";
+import { LineBuffer } from "../../daemon/line_buffer.ts";
 import { denoTransports } from "./transport.ts";
+
+const encoder = new TextEncoder();
+
+function writeAll(fd: typeof Deno.stdout, text: string): void {
+  const bytes = encoder.encode(text);
+  let off = 0;
+  while (off < bytes.length) off += fd.writeSync(bytes.subarray(off));
+}
+
+const out = new LineBuffer((t) => writeAll(Deno.stdout, t));
 
 /** The daemon's view of Deno. */
 export const denoRuntime: DaemonRuntime = {
@@ -13,9 +24,16 @@ export const denoRuntime: DaemonRuntime = {
     Deno.addSignalListener(signal, fn);
     return true;
   },
-  stdout: (line) => console.log(line),
-  stderr: (line) => console.error(line),
-  exit: (code) => Deno.exit(code),
+  stdout: (line) => out.push(line),
+  // Errors are rare and must come out in order with nothing held back.
+  stderr: (line) => {
+    out.flush();
+    writeAll(Deno.stderr, `${line}\n`);
+  },
+  exit: (code) => {
+    out.flush();
+    Deno.exit(code);
+  },
 };
 
 function serve(options: ServeOptions): Promise<Listener> {
@@ -49,7 +67,11 @@ function serve(options: ServeOptions): Promise<Listener> {
         const remote = info.remoteAddr as Deno.NetAddr;
         // With the no-legacy-abort flag (deno.json "unstable"), req.signal fires only
         // when the client goes away, never after a successful response.
-        return options.handler(req, { remoteAddr: remote.hostname, signal: req.signal });
+        return options.handler(req, {
+          remoteAddr: remote.hostname,
+          signal: req.signal,
+          completed: info.completed,
+        });
       });
     } catch (e) {
       reject(e);

@@ -21,8 +21,18 @@ export function denoTransports(logger: Logger): (group: GroupConfig) => Transpor
   return (group) => new DenoTransport(group, logger);
 }
 
+/** A request still waiting for its response headers. */
+interface Waiting {
+  readonly req: UpstreamRequest;
+  readonly since: number;
+  probing?: boolean;
+  connectFailed?: TransportError;
+}
+
 class DenoTransport implements Transport {
   readonly #client: Deno.HttpClient;
+  readonly #waiting = new Set<Waiting>();
+  #watch: ReturnType<typeof setInterval> | undefined;
   readonly #connectMs: number;
   readonly #proxy: URL | undefined;
 
@@ -48,39 +58,56 @@ class DenoTransport implements Transport {
 
   async send(req: UpstreamRequest): Promise<Response> {
     req.headers.set("accept-encoding", "identity");
-    // The request's own signal must keep reaching the fetch after the headers (client
-    // gone or deadline mid-stream), so the watchdog joins it instead of replacing it.
-    const watchdogAc = new AbortController();
-    let connectFailed: TransportError | undefined;
-    const watchdog = setTimeout(() => {
-      const target = this.#proxy ?? new URL(req.url);
-      void probe(target, this.#connectMs).then((ok) => {
-        if (ok || req.signal.aborted) return;
-        connectFailed = new TransportError(
-          "timeout",
-          `connect to ${target.host} did not complete within ${this.#connectMs} ms`,
-        );
-        watchdogAc.abort(connectFailed);
-      });
-    }, this.#connectMs);
+    const waiting: Waiting = { req, since: Date.now() };
+    this.#waiting.add(waiting);
+    this.#watch ??= setInterval(() => this.#sweep(), Math.max(100, this.#connectMs / 4));
     try {
+      // The request's own signal: it keeps reaching the fetch after the headers (client
+      // gone or deadline mid-stream).
       return await fetch(req.url, {
         method: req.method,
         headers: req.headers,
         body: req.body,
-        signal: AbortSignal.any([req.signal, watchdogAc.signal]),
+        signal: req.signal,
         redirect: "manual",
         client: this.#client,
       });
     } catch (e) {
-      if (connectFailed) throw connectFailed;
+      if (waiting.connectFailed) throw waiting.connectFailed;
       throw e;
     } finally {
-      clearTimeout(watchdog);
+      this.#waiting.delete(waiting);
+      if (this.#waiting.size === 0 && this.#watch !== undefined) {
+        clearInterval(this.#watch);
+        this.#watch = undefined;
+      }
+    }
+  }
+
+  /**
+   * One timer per transport, not per request: requests still without headers after
+   * `connect` get a TCP probe; if it cannot connect in time either, the request is
+   * aborted as a connect timeout.
+   */
+  #sweep(): void {
+    const due = Date.now() - this.#connectMs;
+    for (const w of this.#waiting) {
+      if (w.since > due || w.probing) continue;
+      w.probing = true;
+      const target = this.#proxy ?? new URL(w.req.url);
+      void probe(target, this.#connectMs).then((ok) => {
+        if (ok || w.req.signal.aborted || !this.#waiting.has(w)) return;
+        w.connectFailed = new TransportError(
+          "timeout",
+          `connect to ${target.host} did not complete within ${this.#connectMs} ms`,
+        );
+        w.req.abort?.(w.connectFailed);
+      });
     }
   }
 
   close(): void {
+    if (this.#watch !== undefined) clearInterval(this.#watch);
     this.#client.close();
   }
 }

@@ -16,4 +16,4 @@ if (typeof AbortSignal.any !== "function") {
   process.exit(1);
 }
 
-process.exit(await runDaemon(process.argv.slice(2), nodeRuntime));
+nodeRuntime.exit(await runDaemon(process.argv.slice(2), nodeRuntime));

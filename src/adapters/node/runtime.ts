@@ -3,6 +3,9 @@ import process from "node:process";
 import type { DaemonRuntime } from "../../daemon/runtime.ts";
 import { nodeServe } from "./serve.ts";
 import { nodeTransports } from "./transport.ts";
+import { LineBuffer } from "../../daemon/line_buffer.ts";
+
+const out = new LineBuffer((t) => void process.stdout.write(t));
 
 /** The daemon's view of Node. */
 export const nodeRuntime: DaemonRuntime = {
@@ -17,8 +20,15 @@ export const nodeRuntime: DaemonRuntime = {
     process.on(signal, fn);
     return true;
   },
-  // Writes to pipes and files are synchronous on Linux, so nothing is lost at exit.
-  stdout: (line) => void process.stdout.write(`${line}\n`),
-  stderr: (line) => void process.stderr.write(`${line}\n`),
-  exit: (code) => process.exit(code),
+  // Writes to pipes and files are synchronous on Linux, so nothing is lost at exit once
+  // the batch is flushed.
+  stdout: (line) => out.push(line),
+  stderr: (line) => {
+    out.flush();
+    process.stderr.write(`${line}\n`);
+  },
+  exit: (code) => {
+    out.flush();
+    return process.exit(code);
+  },
 };

@@ -54,9 +54,23 @@ export function nodeServe(options: ServeOptions): Promise<Listener> {
     // Write errors show as "close" (handled below); never let one crash the process.
     res.on("error", () => {});
     const ac = new AbortController();
+    // Settles once the response is fully written (or rejects when the client left), so
+    // the core can hand a body of known length over without wrapping it.
+    let sent!: () => void;
+    let lost!: (e: unknown) => void;
+    const completed = new Promise<void>((resolve, reject) => {
+      sent = resolve;
+      lost = reject;
+    });
+    completed.catch(() => {});
     res.once("close", () => {
       running.delete(res);
-      if (!res.writableFinished) ac.abort(new DOMException("the client went away", "AbortError"));
+      if (res.writableFinished) sent();
+      else {
+        const gone = new DOMException("the client went away", "AbortError");
+        ac.abort(gone);
+        lost(gone);
+      }
     });
     if (closing) closeWhenDone(res);
 
@@ -77,6 +91,7 @@ export function nodeServe(options: ServeOptions): Promise<Listener> {
       response = await options.handler(request, {
         remoteAddr: peerAddress(req),
         signal: ac.signal,
+        completed,
       });
     } catch (e) {
       logError(e);

@@ -21,6 +21,26 @@ export async function readBody(
     await request.body.cancel().catch(() => {});
     return { ok: false, reason: "body_too_large" };
   }
+  if (declared !== null) {
+    // Length known and allowed: let the runtime collect it natively, within the deadline.
+    let timer: unknown;
+    const late = new Promise<"late">((resolve) => {
+      timer = clock.setTimeout(() => resolve("late"), deadlineMs);
+    });
+    const whole = request.arrayBuffer();
+    try {
+      const got = await Promise.race([whole, late]);
+      if (got === "late") {
+        whole.catch(() => {});
+        return { ok: false, reason: "request_timeout" };
+      }
+      return { ok: true, body: new Uint8Array(got) };
+    } catch {
+      return { ok: false, reason: "client_gone" };
+    } finally {
+      clock.clearTimeout(timer);
+    }
+  }
   const reader = request.body.getReader();
   let timedOut = false;
   const timer = clock.setTimeout(() => {

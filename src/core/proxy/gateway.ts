@@ -22,6 +22,13 @@ export interface ConnInfo {
    * state-store calls that give back an upstream slot once the body is over.
    */
   readonly waitUntil?: (promise: Promise<unknown>) => void;
+  /**
+   * Settles when the runtime has finished sending the response (rejects when the
+   * client went away first), as `Deno.serve`'s `info.completed` does. When given, a body
+   * of known length is handed to the runtime untouched (it can splice it natively)
+   * instead of being observed chunk by chunk.
+   */
+  readonly completed?: Promise<void>;
 }
 
 /** Everything a gateway is built from; the adapters supply the runtime parts. */
@@ -123,6 +130,17 @@ export class Gateway {
       throw e;
     }
   }
+
+  /**
+   * Aborts every upstream exchange still running (the end of a shutdown drain): their
+   * clients see the response end.
+   */
+  abortAll(reason: unknown): void {
+    for (const ac of this.running) ac.abort(reason);
+  }
+
+  /** Abort controllers of the attempts now running (see {@linkcode abortAll}). */
+  readonly running: Set<AbortController> = new Set();
 
   /** Closes every transport (process exit). */
   close(): void {

@@ -45,19 +45,38 @@ export function upstreamRequestHeaders(
   ops: readonly HeaderOpConfig[],
   authorization: string | null,
 ): Headers {
-  const h = new Headers(incoming);
-  stripHopByHop(h);
-  h.delete("host");
-  // Body framing is the transport's job: the body is re-sent from memory.
-  h.delete("content-length");
-  const xff = h.get("x-forwarded-for");
+  // One pass over the client's headers: hop-by-hop ones (and those Connection names),
+  // Host (the transport sets the upstream's) and Content-Length (the body is re-sent
+  // from memory) are left out.
+  const connection = incoming.get("connection");
+  const named = connection ? connectionNames(connection) : undefined;
+  const h = new Headers();
+  let xff: string | null = null;
+  for (const [name, value] of incoming) {
+    if (HOP_BY_HOP.has(name) || name === "host" || name === "content-length") continue;
+    if (named?.has(name)) continue;
+    if (name === "x-forwarded-for") {
+      xff = value;
+      continue;
+    }
+    h.append(name, value);
+  }
   h.set("x-forwarded-for", xff ? `${xff}, ${info.clientIp}` : info.clientIp);
   h.set("x-forwarded-proto", info.proto);
   if (info.host !== null && !h.has("x-forwarded-host")) h.set("x-forwarded-host", info.host);
   h.set("user-agent", info.agent);
-  applyHeaderOps(h, ops);
+  if (ops.length > 0) applyHeaderOps(h, ops);
   if (authorization !== null) h.set("authorization", authorization);
   return h;
+}
+
+function connectionNames(value: string): Set<string> {
+  const out = new Set<string>();
+  for (const n of value.split(",")) {
+    const name = n.trim().toLowerCase();
+    if (name) out.add(name);
+  }
+  return out;
 }
 
 /** Applies insert (only if absent), replace (set) and remove (all values), in order. */
@@ -87,8 +106,19 @@ function base64Utf8(s: string): string {
   return btoa(bin);
 }
 
-/** Response headers for the client: upstream's, minus hop-by-hop. */
+/**
+ * Response headers for the client: the upstream's minus hop-by-hop ones. Most answers
+ * carry none, and then the upstream's headers are used as they are (no copy).
+ */
 export function clientResponseHeaders(upstream: Headers): Headers {
+  let hop = false;
+  for (const name of HOP_BY_HOP) {
+    if (upstream.has(name)) {
+      hop = true;
+      break;
+    }
+  }
+  if (!hop) return upstream;
   const h = new Headers(upstream);
   stripHopByHop(h);
   return h;

@@ -10,7 +10,7 @@ export function observeBody(
   body: ReadableStream<Uint8Array>,
   onEnd: (end: BodyEnd, bytes: number) => void,
 ): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
+  const read = chunkReader(body);
   let bytes = 0;
   let ended = false;
   const end = (how: BodyEnd) => {
@@ -20,25 +20,70 @@ export function observeBody(
   };
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      let r: ReadableStreamReadResult<Uint8Array>;
+      let chunk: Uint8Array | undefined;
       try {
-        r = await reader.read();
+        chunk = await read.next();
       } catch (e) {
         end("error");
         controller.error(e);
         return;
       }
-      if (r.done) {
+      if (chunk === undefined) {
         end("complete");
         controller.close();
         return;
       }
-      bytes += r.value.byteLength;
-      controller.enqueue(r.value);
+      bytes += chunk.byteLength;
+      controller.enqueue(chunk);
     },
     cancel(reason) {
       end("cancelled");
-      return reader.cancel(reason).catch(() => {});
+      return read.cancel(reason);
     },
   }, { highWaterMark: 0 });
+}
+
+/** Size of the buffer a byte stream is read into (see {@linkcode chunkReader}). */
+const READ_BUFFER = 8 * 1024;
+
+interface ChunkReader {
+  /** The next chunk, or undefined at the end. */
+  next(): Promise<Uint8Array | undefined>;
+  cancel(reason: unknown): Promise<void>;
+}
+
+/**
+ * Reads a body chunk by chunk. A byte stream (a runtime's fetch body) is read through a
+ * BYOB reader into one small reused buffer, and each chunk is copied out at its exact
+ * size: a default reader would pin a large read buffer (64 KiB on Deno) for every open
+ * stream, which is most of an idle SSE stream's memory.
+ */
+function chunkReader(body: ReadableStream<Uint8Array>): ChunkReader {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = body.getReader({ mode: "byob" });
+  } catch {
+    byob = undefined;
+  }
+  if (byob) {
+    const reader = byob;
+    let buffer: ArrayBuffer = new ArrayBuffer(READ_BUFFER);
+    return {
+      async next() {
+        const r = await reader.read(new Uint8Array(buffer));
+        if (r.done || r.value === undefined) return undefined;
+        buffer = r.value.buffer as ArrayBuffer;
+        return r.value.slice();
+      },
+      cancel: (reason) => reader.cancel(reason).catch(() => {}),
+    };
+  }
+  const reader = body.getReader();
+  return {
+    async next() {
+      const r = await reader.read();
+      return r.done ? undefined : r.value;
+    },
+    cancel: (reason) => reader.cancel(reason).catch(() => {}),
+  };
 }

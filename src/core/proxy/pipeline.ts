@@ -227,6 +227,7 @@ async function attempts(
         headers,
         body,
         signal: attempt.signal,
+        abort: attempt.abort,
       });
     } catch (e) {
       const kind = attempt.timedOut
@@ -302,6 +303,18 @@ async function attempts(
       onEnd("complete", 0);
       return new Response(null, { status, statusText: res.statusText, headers: out });
     }
+    const length = res.headers.get("content-length");
+    if (conn.completed && length !== null) {
+      // The runtime tells when the response is out: hand it the upstream body as is, so
+      // it can move the bytes without a round trip through JavaScript per chunk.
+      const bytes = Number(length);
+      // Deno resolves `completed` also when the client left mid-body; its signal tells.
+      conn.completed.then(
+        () => signal.aborted ? onEnd("cancelled", 0) : onEnd("complete", bytes),
+        () => onEnd("cancelled", 0),
+      );
+      return new Response(res.body, { status, statusText: res.statusText, headers: out });
+    }
     return new Response(observeBody(res.body, onEnd), {
       status,
       statusText: res.statusText,
@@ -311,7 +324,8 @@ async function attempts(
 }
 
 async function keepSmall(res: Response): Promise<KeptResponse | undefined> {
-  const headers = clientResponseHeaders(res.headers);
+  // A copy: the length is set anew for the kept bytes.
+  const headers = new Headers(clientResponseHeaders(res.headers));
   if (!res.body) return { status: res.status, headers, body: new Uint8Array(0) };
   const reader = res.body.getReader();
   const parts: Uint8Array[] = [];
@@ -368,6 +382,7 @@ class Attempt {
     this.#client = client;
     this.#onClientAbort = () => this.#ac.abort(client.reason);
     client.addEventListener("abort", this.#onClientAbort, { once: true });
+    gw.running.add(this.#ac);
     if (deadlineMs > 0) {
       this.#timer = gw.clock.setTimeout(() => {
         this.timedOut = true;
@@ -380,6 +395,9 @@ class Attempt {
     return this.#ac.signal;
   }
 
+  /** Lets the transport end the exchange itself (e.g. a connect it saw time out). */
+  readonly abort = (reason: unknown): void => this.#ac.abort(reason);
+
   settle(outcome: AttemptOutcome): Promise<void> {
     return this.#group.state.settle(this.#sel, outcome);
   }
@@ -390,6 +408,7 @@ class Attempt {
     this.#ended = true;
     if (this.#timer !== undefined) this.#gw.clock.clearTimeout(this.#timer);
     this.#client.removeEventListener("abort", this.#onClientAbort);
+    this.#gw.running.delete(this.#ac);
     if (outcome) await this.#group.state.settle(this.#sel, outcome);
     await this.#group.state.release(this.#sel);
   }

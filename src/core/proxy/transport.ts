@@ -9,6 +9,11 @@ export interface UpstreamRequest {
   readonly body: Uint8Array<ArrayBuffer> | null;
   /** Aborts the exchange: client gone, request timeout, or shutdown. */
   readonly signal: AbortSignal;
+  /**
+   * Aborts `signal` with a reason; a transport that detects a failure the runtime does
+   * not report (a connect that does not complete) ends the exchange through it.
+   */
+  readonly abort?: (reason: unknown) => void;
 }
 
 /**
