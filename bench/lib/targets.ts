@@ -1,0 +1,380 @@
+/**
+ * The things measured: the upstream itself (direct), llmproxy on Deno and Node, the
+ * minimal passthrough ceilings on each runtime, nginx, and the Portkey gateway. Each
+ * starts on its own 127.0.0.1 port; one that cannot start says why.
+ *
+ * @module
+ */
+import { answers, freePort, type Proc, run, spawn, waitFor } from "./proc.ts";
+
+/** Where the benchmark runs and what it talks to. */
+export interface Context {
+  /** The repository root. */
+  readonly repo: string;
+  /** A temporary directory for configs, scripts and logs of this run. */
+  readonly tmp: string;
+  /** Where slow installs (Portkey) are kept between runs. */
+  readonly cache: string;
+  readonly upstreamPort: number;
+  /** Extra `deno run` flags for the Deno targets (profiling). */
+  readonly denoFlags?: readonly string[];
+  /** `http` or `undici`: how the Node ceiling calls the upstream. */
+  readonly nodeCeiling: "http" | "undici";
+  readonly nginxWorkers: number;
+  readonly log: (line: string) => void;
+}
+
+/** What a target is. */
+export type Kind = "direct" | "llmproxy" | "ceiling" | "nginx" | "portkey";
+
+/** A started target. */
+export interface Running {
+  readonly port: number;
+  /** Headers every request to it needs (Portkey's routing headers). */
+  readonly headers: Record<string, string>;
+  /** Its process; absent for direct. */
+  readonly proc?: Proc;
+  /** What was run, for the report. */
+  readonly detail: string;
+}
+
+/** One row of the benchmark. */
+export interface Target {
+  readonly id: string;
+  readonly label: string;
+  readonly kind: Kind;
+  readonly runtime: "deno" | "node" | "c" | "-";
+  start(ctx: Context): Promise<Running>;
+}
+
+/** Thrown when a target cannot run here; the message is the reason shown. */
+export class Unavailable extends Error {}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of Deno.readDirSync(dir)) {
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory) newest = Math.max(newest, newestMtime(p));
+    else if (e.isFile) newest = Math.max(newest, Deno.statSync(p).mtime?.getTime() ?? 0);
+  }
+  return newest;
+}
+
+function llmproxyConfig(ctx: Context, name: string, port: number, adminPort: number): string {
+  const path = `${ctx.tmp}/${name}.yaml`;
+  Deno.writeTextFileSync(
+    path,
+    `# llmproxy benchmark: one forward, one upstream, defaults elsewhere.
+http_server:
+  forwards:
+    - name: bench
+      port: ${port}
+      address: 127.0.0.1
+      default_group: bench
+  admin:
+    port: ${adminPort}
+    address: 127.0.0.1
+upstreams:
+  - name: upstream
+    url: http://127.0.0.1:${ctx.upstreamPort}
+upstream_groups:
+  - name: bench
+    upstreams:
+      - name: upstream
+`,
+  );
+  return path;
+}
+
+/** The `deno run …` command of deno.json's `start` task, with `deno` made absolute. */
+function denoStartCommand(ctx: Context): string[] {
+  const json = JSON.parse(Deno.readTextFileSync(`${ctx.repo}/deno.json`));
+  const task: string = json.tasks?.start ?? "deno run -A src/adapters/deno/main.ts";
+  const argv = task.trim().split(/\s+/);
+  if (argv[0] === "deno") argv[0] = Deno.execPath();
+  const runAt = argv.indexOf("run");
+  if (ctx.denoFlags?.length) argv.splice(runAt + 1, 0, ...ctx.denoFlags);
+  return argv;
+}
+
+async function startLlmproxy(
+  ctx: Context,
+  name: string,
+  argv: string[],
+  detail: string,
+): Promise<Running> {
+  const port = freePort();
+  const adminPort = freePort();
+  const cfg = llmproxyConfig(ctx, name, port, adminPort);
+  const proc = spawn(name, argv[0]!, [...argv.slice(1), "-c", cfg, "--shutdown-timeout", "2"], {
+    cwd: ctx.repo,
+  });
+  await waitFor(name, () => answers(`http://127.0.0.1:${adminPort}/ready`, 200), 30_000, proc);
+  return { port, headers: {}, proc, detail: `${detail} -c <config> (access log to /dev/null)` };
+}
+
+/** No proxy: the load goes straight to the upstream. */
+export const direct: Target = {
+  id: "direct",
+  label: "direct (no proxy)",
+  kind: "direct",
+  runtime: "-",
+  start: (ctx) =>
+    Promise.resolve({ port: ctx.upstreamPort, headers: {}, detail: "bench/upstream.ts" }),
+};
+
+/** llmproxy on Deno, started like `deno task start`. */
+export const llmproxyDeno: Target = {
+  id: "llmproxy-deno",
+  label: "llmproxy (Deno)",
+  kind: "llmproxy",
+  runtime: "deno",
+  start(ctx) {
+    const argv = denoStartCommand(ctx);
+    return startLlmproxy(ctx, "llmproxy-deno", argv, ["deno", ...argv.slice(1)].join(" "));
+  },
+};
+
+/** llmproxy on Node: the `deno task build:node` bundle. */
+export const llmproxyNode: Target = {
+  id: "llmproxy-node",
+  label: "llmproxy (Node)",
+  kind: "llmproxy",
+  runtime: "node",
+  async start(ctx) {
+    const bundle = `${ctx.repo}/dist/llmproxyd.mjs`;
+    const entry = `${ctx.repo}/src/adapters/node/main.ts`;
+    let note = "";
+    if (!exists(entry)) {
+      if (!exists(bundle)) {
+        throw new Unavailable(
+          "src/adapters/node/main.ts does not exist yet and there is no dist/llmproxyd.mjs",
+        );
+      }
+      note = " (prebuilt bundle; no src/adapters/node/main.ts to rebuild from)";
+    } else {
+      const stale = exists(bundle) &&
+        (Deno.statSync(bundle).mtime?.getTime() ?? 0) < newestMtime(`${ctx.repo}/src`);
+      if (!exists(bundle) || stale) {
+        ctx.log(`  building the Node bundle (deno task build:node)${stale ? ", it is stale" : ""}`);
+        const b = await run(Deno.execPath(), ["task", "build:node"], { cwd: ctx.repo });
+        if (b.code !== 0) {
+          const why = (b.stderr || b.stdout).trim().split("\n").slice(-6).join(" | ");
+          if (!exists(bundle)) throw new Unavailable(`deno task build:node failed: ${why}`);
+          note = ` (STALE bundle: the rebuild failed: ${why})`;
+        }
+      }
+    }
+    return await startLlmproxy(
+      ctx,
+      "llmproxy-node",
+      ["node", bundle],
+      `node dist/llmproxyd.mjs${note}`,
+    );
+  },
+};
+
+/** `Deno.serve` + `fetch`, nothing else. */
+export const ceilingDeno: Target = {
+  id: "ceiling-deno",
+  label: "ceiling (Deno.serve+fetch)",
+  kind: "ceiling",
+  runtime: "deno",
+  async start(ctx) {
+    const port = freePort();
+    const proc = spawn("ceiling-deno", Deno.execPath(), [
+      "run",
+      ...(ctx.denoFlags ?? []),
+      "--allow-net",
+      `${ctx.repo}/bench/ceiling_deno.ts`,
+      String(port),
+      `http://127.0.0.1:${ctx.upstreamPort}`,
+    ], { cwd: ctx.repo });
+    await waitFor("ceiling-deno", () => answers(`http://127.0.0.1:${port}/`), 30_000, proc);
+    return { port, headers: {}, proc, detail: "deno run --allow-net bench/ceiling_deno.ts" };
+  },
+};
+
+/** `node:http` + `http.request` (or `undici.request`) piping, nothing else. */
+export const ceilingNode: Target = {
+  id: "ceiling-node",
+  label: "ceiling (node:http)",
+  kind: "ceiling",
+  runtime: "node",
+  async start(ctx) {
+    const port = freePort();
+    const proc = spawn("ceiling-node", "node", [
+      `${ctx.repo}/bench/ceiling_node.mjs`,
+      String(port),
+      `http://127.0.0.1:${ctx.upstreamPort}`,
+      ctx.nodeCeiling,
+    ], { cwd: ctx.repo });
+    await waitFor("ceiling-node", () => answers(`http://127.0.0.1:${port}/`), 30_000, proc);
+    return {
+      port,
+      headers: {},
+      proc,
+      detail: `node bench/ceiling_node.mjs (${
+        ctx.nodeCeiling === "http" ? "http.request piping" : "undici.request"
+      }, keep-alive agent)`,
+    };
+  },
+};
+
+/** nginx as a reverse proxy with upstream keep-alive and no buffering. */
+export const nginx: Target = {
+  id: "nginx",
+  label: "nginx",
+  kind: "nginx",
+  runtime: "c",
+  async start(ctx) {
+    const v = await run("nginx", ["-v"]);
+    if (v.code !== 0) {
+      throw new Unavailable("nginx is not installed (apt-get install -y nginx)");
+    }
+    const port = freePort();
+    const prefix = `${ctx.tmp}/nginx`;
+    Deno.mkdirSync(prefix, { recursive: true });
+    const root = Deno.uid() === 0 ? "user root root;\n" : "";
+    Deno.writeTextFileSync(
+      `${prefix}/nginx.conf`,
+      `${root}worker_processes ${ctx.nginxWorkers};
+worker_rlimit_nofile 16384;
+daemon off;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path ${prefix}/client_body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  scgi_temp_path ${prefix}/scgi;
+  upstream llm {
+    server 127.0.0.1:${ctx.upstreamPort};
+    keepalive 128;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://llm;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_read_timeout 3600s;
+    }
+  }
+}
+`,
+    );
+    const proc = spawn("nginx", "nginx", [
+      "-p",
+      `${prefix}/`,
+      "-c",
+      `${prefix}/nginx.conf`,
+      "-e",
+      `${prefix}/error.log`,
+    ]);
+    await waitFor("nginx", () => answers(`http://127.0.0.1:${port}/`), 15_000, proc);
+    return {
+      port,
+      headers: {},
+      proc,
+      detail: `${
+        v.stderr.trim().replace("nginx version: ", "")
+      }, worker_processes ${ctx.nginxWorkers}, upstream keepalive 128, proxy_buffering off`,
+    };
+  },
+};
+
+/** The Portkey version the benchmark installs. */
+export const PORTKEY_VERSION = "1.15.2";
+
+/** The Portkey AI gateway from npm, bound to 127.0.0.1, forwarding to the upstream. */
+export const portkey: Target = {
+  id: "portkey",
+  label: `Portkey gateway ${PORTKEY_VERSION}`,
+  kind: "portkey",
+  runtime: "node",
+  async start(ctx) {
+    const dir = `${ctx.cache}/portkey-${PORTKEY_VERSION}`;
+    const server = `${dir}/node_modules/@portkey-ai/gateway/build/start-server.js`;
+    if (!exists(server)) {
+      ctx.log(`  installing @portkey-ai/gateway@${PORTKEY_VERSION} into ${dir} (npm)`);
+      Deno.mkdirSync(dir, { recursive: true });
+      Deno.writeTextFileSync(
+        `${dir}/package.json`,
+        JSON.stringify(
+          {
+            name: "llmproxy-bench-portkey",
+            private: true,
+            type: "module",
+            dependencies: { "@portkey-ai/gateway": PORTKEY_VERSION },
+            // Later @hono/node-server releases buffer Portkey's streamed answers.
+            overrides: { "@hono/node-server": "1.13.5" },
+          },
+          null,
+          2,
+        ),
+      );
+      const npm = await run("timeout", [
+        "300",
+        "npm",
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--ignore-scripts",
+      ], { cwd: dir });
+      if (npm.code !== 0 || !exists(server)) {
+        const why = (npm.stderr || npm.stdout).trim().split("\n").slice(-4).join(" | ");
+        throw new Unavailable(`npm install @portkey-ai/gateway failed: ${why}`);
+      }
+    }
+    const port = freePort();
+    // start-server.js listens on every interface; the preload pins it to 127.0.0.1.
+    const proc = spawn("portkey", "node", [
+      "--import",
+      `${ctx.repo}/bench/portkey_loopback.mjs`,
+      server,
+      `--port=${port}`,
+      "--headless",
+    ], { cwd: dir, env: { NODE_ENV: "production" } });
+    await waitFor("portkey", () => answers(`http://127.0.0.1:${port}/`), 30_000, proc);
+    return {
+      port,
+      headers: {
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": `http://127.0.0.1:${ctx.upstreamPort}/v1`,
+        "authorization": "Bearer sk-bench",
+      },
+      proc,
+      detail:
+        `node build/start-server.js --headless (NODE_ENV=production, @hono/node-server 1.13.5, ` +
+        `bound to 127.0.0.1 by bench/portkey_loopback.mjs; x-portkey-provider: openai + ` +
+        `x-portkey-custom-host)`,
+    };
+  },
+};
+
+/** Every target, in the order of the report. */
+export const ALL_TARGETS: readonly Target[] = [
+  direct,
+  llmproxyDeno,
+  ceilingDeno,
+  llmproxyNode,
+  ceilingNode,
+  nginx,
+  portkey,
+];
