@@ -14,6 +14,7 @@ import {
   startDaemon,
   startMock,
 } from "./harness.ts";
+import { promtoolCheckMetrics } from "../promtool.ts";
 
 const API = "/api/v1";
 
@@ -186,7 +187,6 @@ upstream_groups:
   });
 
   Deno.test(`conformance[${cmd.name}]: /metrics passes promtool and has every SPEC §8 metric`, async () => {
-    const promtool = await findPromtool();
     const mocks: Record<string, RunningMock> = {
       a: startMock({ name: "a" }),
       b: startMock({ name: "b" }),
@@ -269,7 +269,7 @@ upstream_groups:
       assert.match(res.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
       const text = await res.text();
 
-      const check = await runPromtool(promtool, text);
+      const check = await promtoolCheckMetrics(text);
       assert.equal(check.code, 0, `promtool check metrics failed:\n${check.output}\n---\n${text}`);
 
       const families: [string, string, string[]][] = [
@@ -380,41 +380,4 @@ function samples(text: string, name: string): Record<string, string>[] {
     out.push(labels);
   }
   return out;
-}
-
-async function findPromtool(): Promise<string> {
-  for (const candidate of [Deno.env.get("PROMTOOL"), "promtool", "/usr/bin/promtool"]) {
-    if (!candidate) continue;
-    try {
-      const out = await new Deno.Command(candidate, {
-        args: ["--version"],
-        stdout: "null",
-        stderr: "null",
-      })
-        .output();
-      if (out.success) return candidate;
-    } catch { /* not there */ }
-  }
-  throw new Error(
-    "promtool is missing: install the Debian package `prometheus` (apt-get install prometheus) " +
-      "or set PROMTOOL to its path; the /metrics conformance case needs it",
-  );
-}
-
-async function runPromtool(
-  promtool: string,
-  text: string,
-): Promise<{ code: number; output: string }> {
-  const child = new Deno.Command(promtool, {
-    args: ["check", "metrics"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(text));
-  await writer.close();
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, output: dec.decode(out.stdout) + dec.decode(out.stderr) };
 }

@@ -6,6 +6,7 @@ import {
   methodLabel,
   ProxyMetrics,
 } from "./mod.ts";
+import { promtoolCheckMetrics } from "../../../tests/promtool.ts";
 
 /** SPEC §8 plus the operator extras: name, type and label names in order. */
 const EXPECTED: ReadonlyArray<readonly [string, string, readonly string[]]> = [
@@ -48,47 +49,21 @@ function recordOneOfEach(): ProxyMetrics {
   return m;
 }
 
-async function promtoolCheckMetrics(text: string): Promise<{ code: number; stderr: string }> {
-  let child: Deno.ChildProcess;
-  try {
-    child = new Deno.Command("promtool", {
-      args: ["check", "metrics"],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new Error(
-        "promtool is not on PATH: install the Debian package `prometheus` " +
-          "(apt-get install -y prometheus); this test never skips",
-      );
-    }
-    throw e;
-  }
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(text));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
-  const decoder = new TextDecoder();
-  return { code, stderr: decoder.decode(stderr) + decoder.decode(stdout) };
-}
-
 Deno.test("ProxyMetrics with one sample of each metric passes `promtool check metrics`", async () => {
   const text = recordOneOfEach().encode();
-  const { code, stderr } = await promtoolCheckMetrics(text);
+  const { code, output: stderr } = await promtoolCheckMetrics(text);
   assert.equal(stderr, "", `promtool complained:\n${stderr}\n--- input ---\n${text}`);
   assert.equal(code, 0);
 });
 
 Deno.test("a fresh ProxyMetrics (HELP and TYPE only) passes `promtool check metrics`", async () => {
-  const { code, stderr } = await promtoolCheckMetrics(new ProxyMetrics().encode());
+  const { code, output: stderr } = await promtoolCheckMetrics(new ProxyMetrics().encode());
   assert.equal(stderr, "");
   assert.equal(code, 0);
 });
 
 Deno.test("the promtool check is not vacuous: a lint problem is reported", async () => {
-  const { code, stderr } = await promtoolCheckMetrics(
+  const { code, output: stderr } = await promtoolCheckMetrics(
     "# HELP bad_ms Bad.\n# TYPE bad_ms counter\nbad_ms 1\n",
   );
   assert.notEqual(code, 0);
