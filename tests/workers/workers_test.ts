@@ -89,16 +89,15 @@ async function wranglerSettings(): Promise<WranglerSettings> {
 }
 
 function configYaml(m: Record<string, RunningMock>, deadUrl: string): string {
-  // Ports mean nothing on Workers but must still be distinct (config validation).
+  // Ports mean nothing on Workers: "other" and "main" keep the default port, which the
+  // daemons would refuse as two listeners on one port.
   return `
 http_server:
   forwards:
     - name: other
-      port: 3001
       hosts: [other.example.com]
       default_group: only_b
     - name: main
-      port: 3002
       hosts: [api.example.com]
       default_group: rr
       routing:

@@ -18,6 +18,12 @@ import { Gateway } from "../../core/proxy/gateway.ts";
 import { fetchTransport } from "../../core/proxy/transport.ts";
 import type { ConfigObject, GroupStateObject, RateLimiterObject } from "./durable_objects.ts";
 import { DurableStateStore } from "./state_store.ts";
+
+/**
+ * Nothing listens on ports on Workers (forwards are told apart by `hosts`), so forwards
+ * may share a port, e.g. all keep the default.
+ */
+const WORKERS_VALIDATION = { checkListeners: false } as const;
 import type { DurableObjectNamespace, ExecutionContext } from "./types.ts";
 import { fnv1a, rpc } from "./wire.ts";
 
@@ -115,6 +121,7 @@ class Isolate {
       debug: isTrue(env.LLMPROXY_DEBUG),
       authToken: this.authToken,
       logger,
+      validate: WORKERS_VALIDATION,
     });
   }
 
@@ -164,7 +171,7 @@ class Isolate {
       this.version = 0;
       return;
     }
-    const v = validateConfig(read.config);
+    const v = validateConfig(read.config, WORKERS_VALIDATION);
     this.version = read.version;
     if (!v.ok) {
       this.logger.log("error", "stored live configuration is invalid; keeping the one in force", {
@@ -259,6 +266,7 @@ function isolateFor(env: WorkerEnv): Isolate | Response {
     );
   }
   const result = loadConfig(text, {
+    ...WORKERS_VALIDATION,
     file: "LLMPROXY_CONFIG",
     env: (name) => typeof env[name] === "string" ? env[name] as string : undefined,
   });

@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { ValidateOptions } from "../config/mod.ts";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
@@ -34,6 +35,8 @@ export interface AdminOptions {
   readonly authToken?: string;
   /** Where configuration changes and internal errors are logged. */
   readonly logger?: Logger;
+  /** How changes are validated (Workers turn the listener check off). */
+  readonly validate?: ValidateOptions;
 }
 
 /**
@@ -78,7 +81,7 @@ export function createAdminApp(options: AdminOptions): OpenAPIHono {
     });
   }
 
-  const editor = new ConfigEditor(options.gateway, logger);
+  const editor = new ConfigEditor(options.gateway, logger, options.validate);
   const ctx = { gateway: options.gateway, editor };
   registerForwards(app, ctx);
   registerGroups(app, ctx);

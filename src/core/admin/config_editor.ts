@@ -8,7 +8,7 @@
  * @module
  */
 
-import { type ConfigDiagnostic, validateConfig } from "../config/mod.ts";
+import { type ConfigDiagnostic, validateConfig, type ValidateOptions } from "../config/mod.ts";
 import type { Config } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Gateway } from "../proxy/gateway.ts";
@@ -42,9 +42,12 @@ export class ConfigEditor {
   readonly #logger: Logger;
   #tail: Promise<unknown> = Promise.resolve();
 
-  constructor(gateway: Gateway, logger: Logger) {
+  readonly #validate: ValidateOptions;
+
+  constructor(gateway: Gateway, logger: Logger, validate: ValidateOptions = {}) {
     this.#gateway = gateway;
     this.#logger = logger;
+    this.#validate = validate;
   }
 
   /**
@@ -69,7 +72,7 @@ export class ConfigEditor {
     const current = this.#gateway.config;
     const draft = JSON.parse(JSON.stringify(current)) as Draft;
     edit(draft, current);
-    const result = validateConfig(draft);
+    const result = validateConfig(draft, this.#validate);
     if (!result.ok) throw new AdminError(400, describe(result.errors));
     if (result.warnings.length > 0) throw new AdminError(400, describe(result.warnings));
     this.#gateway.apply(result.config);

@@ -39,7 +39,11 @@ function text(value: unknown): string | undefined {
 }
 
 /** Runs every cross-entry check on `data`; returns what it found. */
-export function crossCheck(data: unknown, compileRoute?: RouteCompiler): Finding[] {
+export function crossCheck(
+  data: unknown,
+  compileRoute?: RouteCompiler,
+  listeners = true,
+): Finding[] {
   const findings: Finding[] = [];
   const error = (path: ConfigPath, message: string) =>
     findings.push({ severity: "error", path, message });
@@ -107,7 +111,7 @@ export function crossCheck(data: unknown, compileRoute?: RouteCompiler): Finding
     checkRoutes(f, groupNames, compileRoute, error, unknown);
   }
 
-  checkListeners(server, forwards, error);
+  if (listeners) checkListeners(server, forwards, error);
   checkHosts(forwards, error);
   return findings;
 }

@@ -34,6 +34,12 @@ export interface ValidateOptions {
    * Without it, patterns are not compiled and only identical paths count as duplicates.
    */
   compileRoute?: RouteCompiler;
+  /**
+   * Check that no two listeners share an address and port (default true). Off where
+   * nothing listens on ports (Cloudflare Workers): forwards there are told apart by
+   * `hosts`, and may all keep the default port.
+   */
+  checkListeners?: boolean;
 }
 
 /** Options of {@linkcode loadConfig}. */
@@ -126,7 +132,10 @@ function validate(
     const result = configSchema.safeParse(coerced);
     if (result.success) parsed = result.data;
     else findings.push(...result.error.issues.map((issue) => issueFinding(issue, coerced)));
-    findings.push(...compatWarnings(coerced), ...crossCheck(coerced, options.compileRoute));
+    findings.push(
+      ...compatWarnings(coerced),
+      ...crossCheck(coerced, options.compileRoute, options.checkListeners ?? true),
+    );
   }
 
   const place = (f: Finding): ConfigDiagnostic => ({

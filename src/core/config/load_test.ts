@@ -680,3 +680,19 @@ Deno.test("the input object is never changed", () => {
   ok(validateConfig(c, { compileRoute }));
   assert.equal(JSON.stringify(c), before);
 });
+
+Deno.test("checkListeners: false lets forwards share a port (Workers have none)", () => {
+  const yaml = `
+http_server:
+  forwards:
+    - { name: a, default_group: g }
+    - { name: b, default_group: g }
+upstreams: [{ name: u, url: "http://127.0.0.1:1" }]
+upstream_groups: [{ name: g, upstreams: [{ name: u }] }]
+`;
+  const daemon = loadConfig(yaml, { compileRoute: fakeCompileRoute });
+  assert.equal(daemon.ok, false);
+  if (!daemon.ok) assert.match(daemon.errors[0]!.message, /overlaps/);
+  const workers = loadConfig(yaml, { compileRoute: fakeCompileRoute, checkListeners: false });
+  assert.equal(workers.ok, true);
+});
