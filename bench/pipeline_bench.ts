@@ -56,7 +56,7 @@ const EVENT = encoder.encode(
 /** Answers like the bench upstream: fixed JSON, or 20 SSE events when streaming. */
 class MemoryTransport implements Transport {
   send(req: UpstreamRequest): Promise<Response> {
-    if (req.headers.get("x-stream") === "1") {
+    if (req.headers.some(([n, v]) => n === "x-stream" && v === "1")) {
       let n = 0;
       const body = new ReadableStream<Uint8Array>({
         pull(c) {
@@ -115,7 +115,7 @@ Deno.bench("minimal passthrough (JS floor)", { group: "json", baseline: true }, 
   const res = await t.send({
     url: "http://127.0.0.1:8001" + new URL(req.url).pathname,
     method: req.method,
-    headers: req.headers,
+    headers: [...req.headers],
     body: new Uint8Array(await req.arrayBuffer()),
     signal: NEVER,
   });
@@ -138,7 +138,7 @@ Deno.bench("minimal passthrough, 20-event stream", { group: "sse", baseline: tru
   const res = await t.send({
     url: "http://127.0.0.1:8001" + new URL(req.url).pathname,
     method: req.method,
-    headers: req.headers,
+    headers: [...req.headers],
     body: new Uint8Array(await req.arrayBuffer()),
     signal: NEVER,
   });

@@ -1,5 +1,6 @@
 import type { GroupConfig } from "../../core/config/types.ts";
 import type { Logger } from "../../core/log/logger.ts";
+import { setHeader } from "../../core/proxy/headers.ts";
 import {
   type Transport,
   TransportError,
@@ -57,7 +58,7 @@ class DenoTransport implements Transport {
   }
 
   async send(req: UpstreamRequest): Promise<Response> {
-    req.headers.set("accept-encoding", "identity");
+    setHeader(req.headers, "accept-encoding", "identity");
     const waiting: Waiting = { req, since: Date.now() };
     this.#waiting.add(waiting);
     this.#watch ??= setInterval(() => this.#sweep(), Math.max(100, this.#connectMs / 4));

@@ -6,6 +6,7 @@ import {
   TransportError,
   type UpstreamRequest,
 } from "../../core/proxy/transport.ts";
+import { deleteHeader } from "../../core/proxy/headers.ts";
 import { readableToWeb } from "./streams.ts";
 
 /**
@@ -71,13 +72,14 @@ class UndiciTransport implements Transport {
   }
 
   async send(req: UpstreamRequest): Promise<Response> {
-    for (const name of REFUSED) req.headers.delete(name);
+    for (const name of REFUSED) deleteHeader(req.headers, name);
     let data: Dispatcher.ResponseData;
     try {
       data = await request(req.url, {
         dispatcher: this.#dispatcher,
         method: req.method as Dispatcher.HttpMethod,
-        headers: req.headers,
+        // undici reads an array as flat name, value, name, value…
+        headers: req.headers.flat(),
         body: req.body,
         signal: req.signal,
       });

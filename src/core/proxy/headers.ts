@@ -34,6 +34,13 @@ export interface ForwardedInfo {
 }
 
 /**
+ * Upstream request headers as a list of `[lower-case name, value]` pairs. A list, not a
+ * `Headers`: the runtime's `fetch` validates and copies headers once more anyway, and
+ * building a `Headers` first doubled that cost on the hot path.
+ */
+export type HeaderList = [string, string][];
+
+/**
  * Builds the upstream request headers from the client's: hop-by-hop removed, `Host`
  * left to the transport (it follows the target URL), `X-Forwarded-*`, `User-Agent`,
  * then the upstream's header ops in order, then its auth, which replaces whatever the
@@ -44,31 +51,46 @@ export function upstreamRequestHeaders(
   info: ForwardedInfo,
   ops: readonly HeaderOpConfig[],
   authorization: string | null,
-): Headers {
+): HeaderList {
   // One pass over the client's headers: hop-by-hop ones (and those Connection names),
   // Host (the transport sets the upstream's) and Content-Length (the body is re-sent
-  // from memory) are left out.
+  // from memory) are left out; those the proxy sets itself are set below.
   const connection = incoming.get("connection");
   const named = connection ? connectionNames(connection) : undefined;
-  const h = new Headers();
+  const h: HeaderList = [];
   let xff: string | null = null;
-  for (const [name, value] of incoming) {
-    if (HOP_BY_HOP.has(name) || name === "host" || name === "content-length") continue;
-    if (named?.has(name)) continue;
-    if (name === "x-forwarded-for") {
-      xff = value;
+  let xfh: string | null = null;
+  for (const pair of incoming) {
+    const name = pair[0];
+    if (HOP_BY_HOP.has(name) || OWN.has(name)) {
+      if (name === "x-forwarded-for") xff = pair[1];
+      else if (name === "x-forwarded-host") xfh = pair[1];
       continue;
     }
-    h.append(name, value);
+    if (named?.has(name)) continue;
+    h.push(pair);
   }
-  h.set("x-forwarded-for", xff ? `${xff}, ${info.clientIp}` : info.clientIp);
-  h.set("x-forwarded-proto", info.proto);
-  if (info.host !== null && !h.has("x-forwarded-host")) h.set("x-forwarded-host", info.host);
-  h.set("user-agent", info.agent);
-  if (ops.length > 0) applyHeaderOps(h, ops);
-  if (authorization !== null) h.set("authorization", authorization);
+  h.push(
+    ["x-forwarded-for", xff ? `${xff}, ${info.clientIp}` : info.clientIp],
+    ["x-forwarded-proto", info.proto],
+    ["user-agent", info.agent],
+  );
+  const host = xfh ?? info.host;
+  if (host !== null) h.push(["x-forwarded-host", host]);
+  for (const op of ops) applyHeaderOp(h, op);
+  if (authorization !== null) setHeader(h, "authorization", authorization);
   return h;
 }
+
+/** Request headers the proxy drops or sets itself. */
+const OWN = new Set([
+  "host",
+  "content-length",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "user-agent",
+]);
 
 function connectionNames(value: string): Set<string> {
   const out = new Set<string>();
@@ -79,13 +101,23 @@ function connectionNames(value: string): Set<string> {
   return out;
 }
 
-/** Applies insert (only if absent), replace (set) and remove (all values), in order. */
-export function applyHeaderOps(h: Headers, ops: readonly HeaderOpConfig[]): void {
-  for (const op of ops) {
-    if (op.op === "remove") h.delete(op.key);
-    else if (op.op === "replace") h.set(op.key, op.value ?? "");
-    else if (!h.has(op.key)) h.set(op.key, op.value ?? "");
-  }
+/** Sets `name` (lower-case) to one value, replacing every earlier one. */
+export function setHeader(h: HeaderList, name: string, value: string): void {
+  deleteHeader(h, name);
+  h.push([name, value]);
+}
+
+/** Removes every value of `name` (lower-case). */
+export function deleteHeader(h: HeaderList, name: string): void {
+  for (let i = h.length - 1; i >= 0; i--) if (h[i]![0] === name) h.splice(i, 1);
+}
+
+/** Applies one op: insert (only if absent), replace (set) or remove (all values). */
+function applyHeaderOp(h: HeaderList, op: HeaderOpConfig): void {
+  const name = op.key.toLowerCase();
+  if (op.op === "remove") deleteHeader(h, name);
+  else if (op.op === "replace") setHeader(h, name, op.value ?? "");
+  else if (!h.some((p) => p[0] === name)) h.push([name, op.value ?? ""]);
 }
 
 /** The Authorization value an upstream's auth produces, or null for `none`. */

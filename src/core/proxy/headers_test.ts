@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { authorizationFor, clientResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
+import {
+  authorizationFor,
+  clientResponseHeaders,
+  upstreamRequestHeaders as build,
+} from "./headers.ts";
+
+/** The built list as Headers, for assertions. */
+const upstreamRequestHeaders = (...args: Parameters<typeof build>) => new Headers(build(...args));
 
 const info = { clientIp: "10.0.0.1", proto: "http", host: "proxy:3000", agent: "LLMProxy/1.0" };
 

@@ -299,21 +299,24 @@ async function attempts(
       if (how === "complete") finish(status, bytes);
       else finish(status, bytes, how === "cancelled" ? "client_gone" : undefined);
     };
-    if (res.body === null) {
-      onEnd("complete", 0);
-      return new Response(null, { status, statusText: res.statusText, headers: out });
-    }
     const length = res.headers.get("content-length");
     if (conn.completed && length !== null) {
       // The runtime tells when the response is out: hand it the upstream body as is, so
       // it can move the bytes without a round trip through JavaScript per chunk.
-      const bytes = Number(length);
+      const bytes = request.method === "HEAD" ? 0 : Number(length);
       // Deno resolves `completed` also when the client left mid-body; its signal tells.
       conn.completed.then(
         () => signal.aborted ? onEnd("cancelled", 0) : onEnd("complete", bytes),
         () => onEnd("cancelled", 0),
       );
+      // Nothing to change in the headers: the runtime serves the upstream response itself
+      // (on Deno without even creating a stream object for its body).
+      if (out === res.headers) return res;
       return new Response(res.body, { status, statusText: res.statusText, headers: out });
+    }
+    if (res.body === null) {
+      onEnd("complete", 0);
+      return new Response(null, { status, statusText: res.statusText, headers: out });
     }
     return new Response(observeBody(res.body, onEnd), {
       status,

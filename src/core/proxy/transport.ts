@@ -1,10 +1,12 @@
 import type { GroupConfig } from "../config/types.ts";
+import type { HeaderList } from "./headers.ts";
 
 /** One request the pipeline hands to a transport. */
 export interface UpstreamRequest {
   readonly url: string;
   readonly method: string;
-  readonly headers: Headers;
+  /** `[lower-case name, value]` pairs; a transport may adjust them before sending. */
+  readonly headers: HeaderList;
   /** Read once from the client so it can be re-sent on retry. */
   readonly body: Uint8Array<ArrayBuffer> | null;
   /** Aborts the exchange: client gone, request timeout, or shutdown. */
