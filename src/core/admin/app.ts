@@ -41,7 +41,7 @@ export interface AdminOptions {
 
 /**
  * Builds the admin app. Serve it with any runtime's `fetch`-style server
- * (`Deno.serve(app.fetch)`, `@hono/node-server`, a Worker's `fetch`).
+ * (the Deno and Node daemons' listeners, a Worker's `fetch`).
  *
  * @example
  * ```ts

@@ -11,7 +11,7 @@
  * if (!authToken && !isLoopbackAddress(config.http_server.admin.address)) {
  *   logger.log("warn", "admin API reachable beyond loopback without a token", {});
  * }
- * Deno.serve({ port: 9000 }, admin.fetch);
+ * // serve admin.fetch with the runtime's HTTP server (see src/adapters/)
  * ```
  *
  * @module

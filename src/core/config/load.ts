@@ -65,7 +65,7 @@ const TOP_LEVEL = "a mapping with http_server, upstreams and upstream_groups";
  *
  * @example
  * ```ts
- * const result = loadConfig(text, { file: "config.yaml", env: (n) => Deno.env.get(n) });
+ * const result = loadConfig(text, { file: "config.yaml", env: (name) => environment[name] });
  * if (!result.ok) {
  *   for (const d of result.errors) console.error(formatDiagnostic("config.yaml", d));
  * }

@@ -9,7 +9,7 @@
  * ```ts
  * import { formatDiagnostic, loadConfig } from "./mod.ts";
  *
- * const result = loadConfig(text, { file: "config.yaml", env: (n) => Deno.env.get(n) });
+ * const result = loadConfig(text, { file: "config.yaml", env: (name) => environment[name] });
  * for (const w of result.warnings) console.error(formatDiagnostic("config.yaml", w));
  * if (!result.ok) {
  *   for (const e of result.errors) console.error(formatDiagnostic("config.yaml", e));

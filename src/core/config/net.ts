@@ -1,7 +1,7 @@
 /**
  * Addresses as the configuration writes them: listen addresses, CIDRs, host names.
  *
- * Hand-written because the core may not use `node:net` or `Deno.*`, and the rules here
+ * Hand-written because the core may not use runtime-specific modules, and the rules here
  * are stricter than a URL parser's (no leading zeros, no zone ids, no brackets).
  *
  * @module

@@ -24,7 +24,7 @@ export interface ConnInfo {
   readonly waitUntil?: (promise: Promise<unknown>) => void;
   /**
    * Settles when the runtime has finished sending the response (rejects when the
-   * client went away first), as `Deno.serve`'s `info.completed` does. When given, a body
+   * client went away first), as the Deno adapter's `info.completed` does. When given, a body
    * of known length is handed to the runtime untouched (it can splice it natively)
    * instead of being observed chunk by chunk.
    */

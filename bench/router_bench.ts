@@ -1,9 +1,9 @@
 /**
- * Lookup cost with 1,000 rules (run with `deno bench src/core/routing`). A mix of
+ * Lookup cost with 1,000 rules (run with `deno bench bench/router_bench.ts`). A mix of
  * static, `:name`, `{name:regex}` and trailing `*` rules under distinct prefixes, as
  * a large multi-tenant gateway would have.
  */
-import { Router } from "./mod.ts";
+import { Router } from "../src/core/routing/mod.ts";
 
 const rules: { path: string; value: number }[] = [];
 for (let i = 0; i < 1000; i++) {
