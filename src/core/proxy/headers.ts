@@ -31,6 +31,12 @@ export interface ForwardedInfo {
   readonly proto: string;
   readonly host: string | null;
   readonly agent: string;
+  /**
+   * The peer is one of the forward's `trusted_proxies`: its `X-Forwarded-Host` and
+   * `X-Forwarded-Proto` describe the original client and are kept; from anyone else
+   * they are replaced, so a client cannot make the upstream believe another host.
+   */
+  readonly trustForwarded?: boolean;
 }
 
 /**
@@ -60,22 +66,25 @@ export function upstreamRequestHeaders(
   const h: HeaderList = [];
   let xff: string | null = null;
   let xfh: string | null = null;
+  let xfp: string | null = null;
   for (const pair of incoming) {
     const name = pair[0];
     if (HOP_BY_HOP.has(name) || OWN.has(name)) {
       if (name === "x-forwarded-for") xff = pair[1];
       else if (name === "x-forwarded-host") xfh = pair[1];
+      else if (name === "x-forwarded-proto") xfp = pair[1];
       continue;
     }
     if (named?.has(name)) continue;
     h.push(pair);
   }
+  const trusted = info.trustForwarded === true;
   h.push(
     ["x-forwarded-for", xff ? `${xff}, ${info.clientIp}` : info.clientIp],
-    ["x-forwarded-proto", info.proto],
+    ["x-forwarded-proto", (trusted ? xfp : null) ?? info.proto],
     ["user-agent", info.agent],
   );
-  const host = xfh ?? info.host;
+  const host = (trusted ? xfh : null) ?? info.host;
   if (host !== null) h.push(["x-forwarded-host", host]);
   for (const op of ops) applyHeaderOp(h, op);
   if (authorization !== null) setHeader(h, "authorization", authorization);

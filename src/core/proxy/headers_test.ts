@@ -92,3 +92,16 @@ Deno.test("response headers lose hop-by-hop fields only", () => {
   assert.equal(h.get("transfer-encoding"), null);
   assert.equal(h.get("connection"), null);
 });
+
+Deno.test("X-Forwarded-Host/-Proto are kept only from a trusted proxy", () => {
+  const incoming = new Headers({
+    "x-forwarded-host": "spoofed.example",
+    "x-forwarded-proto": "https",
+  });
+  const direct = upstreamRequestHeaders(incoming, info, [], null);
+  assert.equal(direct.get("x-forwarded-host"), "proxy:3000");
+  assert.equal(direct.get("x-forwarded-proto"), "http");
+  const viaProxy = upstreamRequestHeaders(incoming, { ...info, trustForwarded: true }, [], null);
+  assert.equal(viaProxy.get("x-forwarded-host"), "spoofed.example");
+  assert.equal(viaProxy.get("x-forwarded-proto"), "https");
+});

@@ -2,6 +2,7 @@ import { methodLabel } from "../metrics/mod.ts";
 import type { AttemptOutcome, Selection } from "../state/types.ts";
 import { backoffMs, MAX_BACKOFF_MS, parseRetryAfter, sleep } from "./backoff.ts";
 import { readBody } from "./body.ts";
+import { inAnyCidr } from "../net/cidr.ts";
 import { clientIp as resolveClientIp } from "./client_ip.ts";
 import { errorResponse, type ProxyErrorCode, statusOf } from "./errors.ts";
 import type { ConnInfo, Gateway } from "./gateway.ts";
@@ -37,6 +38,7 @@ class RequestRecord {
   route = "default";
   attempts = 0;
   ttfbMs = -1;
+  viaTrustedProxy = false;
   constructor(
     readonly forward: string,
     readonly method: string,
@@ -67,6 +69,7 @@ export async function proxyRequest(
     fwd.trusted,
   );
   const rec = new RequestRecord(fwd.config.name, request.method, url.pathname, client, start);
+  rec.viaTrustedProxy = fwd.trusted.length > 0 && inAnyCidr(conn.remoteAddr, fwd.trusted);
   const signal = conn.signal ?? request.signal ?? (never ??= new AbortController().signal);
 
   const finish = (status: number, bytes: number, error?: ProxyErrorCode | "client_gone") => {
@@ -214,6 +217,7 @@ async function attempts(
         proto: conn.proto ?? url.protocol.slice(0, -1),
         host: request.headers.get("host"),
         agent: http.agent,
+        trustForwarded: rec.viaTrustedProxy,
       },
       up.config.headers,
       up.authorization,
