@@ -207,3 +207,18 @@ upstream_groups:
   release();
   assert.equal(await (await running).text(), "a.test");
 });
+
+Deno.test("a transport error after an upstream answer still returns that answer when tries run out", async () => {
+  let n = 0;
+  const { gw, clock } = setup(
+    "http_client: { retry: { attempts: 1, initial: 100 } }",
+    () =>
+      n++ === 0
+        ? Promise.resolve(new Response("overloaded", { status: 503 }))
+        : Promise.reject(new TypeError("connection reset")),
+    "[{ name: b }]",
+  );
+  const res = await run(clock, gw.handle("f", req(), { remoteAddr: "10.0.0.1" }));
+  assert.equal(res.status, 503);
+  assert.equal(await res.text(), "overloaded");
+});

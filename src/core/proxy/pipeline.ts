@@ -250,8 +250,8 @@ async function attempts(
       }
       await attempt.end({ kind: "failure" });
       m.upstreamErrors.labels(kind, gname, sel.upstream).inc();
+      // An earlier upstream answer, if any, stays what the client gets when tries run out.
       lastError = kind;
-      kept = undefined;
       gw.logger.log("debug", "upstream attempt failed", {
         group: gname,
         upstream: sel.upstream,
