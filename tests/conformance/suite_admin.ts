@@ -177,7 +177,9 @@ upstream_groups:
       assert.equal(docs.status, 200);
       assert.match(docs.headers.get("content-type") ?? "", /text\/html/);
       await docs.body?.cancel();
-      // With a token there is no warning about an open admin API.
+      // With a token there is no warning about an open admin API (the start-up lines,
+      // written in one batch with "llmproxyd started", are all in).
+      await daemon.waitFor((l) => l.includes("llmproxyd started"));
       assert.ok(!daemon.lines.some((l) => l.includes("without a token")), daemon.lines.join("\n"));
       assert.ok(!daemon.lines.some((l) => l.includes(token)), "the token never reaches the log");
     } finally {
@@ -242,7 +244,8 @@ upstream_groups:
       return r.status;
     };
     try {
-      // No token and admin on 0.0.0.0: one warning at start.
+      // No token and admin on 0.0.0.0: one warning at start (logs are written in batches).
+      await daemon.waitFor((l) => l.includes("without a token"));
       const warnings = daemon.lines.filter((l) => l.includes("without a token"));
       assert.equal(warnings.length, 1, daemon.lines.join("\n"));
       assert.equal(JSON.parse(warnings[0]!).level, "warn");
