@@ -1,7 +1,7 @@
 /**
  * The Cloudflare Workers entry point of llmproxy (`main` in wrangler.toml): a module
  * worker serving the forwards and the admin API, plus the Durable Object classes that
- * hold the state every isolate shares. See `docs/workers.md`.
+ * hold the state every isolate shares. See the README, "Cloudflare Workers".
  *
  * @module
  */
