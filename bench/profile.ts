@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { freePort, spawn, stopAll, waitFor } from "./lib/proc.ts";
+import { freePort, startUpstream, stopAll } from "./lib/proc.ts";
 import { openIdleStreams, SseClient } from "./lib/sse.ts";
 import { ceilingDeno, type Context, llmproxyDeno } from "./lib/targets.ts";
 import { writeScript, wrk } from "./lib/wrk.ts";
@@ -127,22 +127,7 @@ async function main(): Promise<void> {
   tmp = Deno.makeTempDirSync({ prefix: "llmproxy-profile-" });
   const profDir = `${tmp}/prof`;
   const upstreamPort = freePort();
-  const upstream = spawn("upstream", Deno.execPath(), [
-    "run",
-    "--allow-net",
-    `${repo}/bench/upstream.ts`,
-    String(upstreamPort),
-  ]);
-  await waitFor(
-    "upstream",
-    async () => {
-      const r = await fetch(`http://127.0.0.1:${upstreamPort}/`);
-      await r.body?.cancel();
-      return true;
-    },
-    30_000,
-    upstream,
-  );
+  await startUpstream(repo, upstreamPort);
   const ctx: Context = {
     repo,
     tmp,

@@ -32,7 +32,7 @@
  * @module
  */
 import { idle, load, sse } from "./lib/measure.ts";
-import { freePort, type Proc, run, spawn, started, stopAll, waitFor } from "./lib/proc.ts";
+import { freePort, type Proc, run, started, startUpstream, stopAll } from "./lib/proc.ts";
 import {
   evaluate,
   goalsTable,
@@ -201,22 +201,7 @@ async function main(): Promise<number> {
   Deno.mkdirSync(cache, { recursive: true });
 
   const upstreamPort = freePort();
-  const upstream: Proc = spawn("upstream", Deno.execPath(), [
-    "run",
-    "--allow-net",
-    `${repo}/bench/upstream.ts`,
-    String(upstreamPort),
-  ], { cwd: repo });
-  await waitFor(
-    "upstream",
-    async () => {
-      const r = await fetch(`http://127.0.0.1:${upstreamPort}/`);
-      await r.body?.cancel();
-      return true;
-    },
-    30_000,
-    upstream,
-  );
+  const upstream: Proc = await startUpstream(repo, upstreamPort);
   log(`upstream on 127.0.0.1:${upstreamPort} (pid ${upstream.pid}); temp dir ${tmp}`);
 
   const ctx: Context = {

@@ -243,3 +243,24 @@ export function machineCpu(): { busy: number; total: number } {
   const idle = (v[3] ?? 0) + (v[4] ?? 0);
   return { busy: (total - idle) / TICKS_PER_S, total: total / TICKS_PER_S };
 }
+
+/** Starts `bench/upstream.ts` in its own process on `port` and waits until it answers. */
+export async function startUpstream(repo: string, port: number): Promise<Proc> {
+  const upstream = spawn("upstream", Deno.execPath(), [
+    "run",
+    "--allow-net",
+    `${repo}/bench/upstream.ts`,
+    String(port),
+  ], { cwd: repo });
+  await waitFor(
+    "upstream",
+    async () => {
+      const r = await fetch(`http://127.0.0.1:${port}/`);
+      await r.body?.cancel();
+      return true;
+    },
+    30_000,
+    upstream,
+  );
+  return upstream;
+}
