@@ -15,6 +15,7 @@ import {
   startMock,
 } from "./harness.ts";
 import { promtoolCheckMetrics } from "../promtool.ts";
+import { SPEC_BUCKET_LES, SPEC_METRICS } from "../spec_metrics.ts";
 
 const API = "/api/v1";
 
@@ -275,22 +276,7 @@ upstream_groups:
       const check = await promtoolCheckMetrics(text);
       assert.equal(check.code, 0, `promtool check metrics failed:\n${check.output}\n---\n${text}`);
 
-      const families: [string, string, string[]][] = [
-        ["llmproxy_http_requests_total", "counter", ["forward", "method", "path"]],
-        ["llmproxy_http_request_duration_seconds", "histogram", ["forward", "method", "path"]],
-        ["llmproxy_http_request_errors_total", "counter", ["forward", "error", "status"]],
-        ["llmproxy_ratelimit_total", "counter", ["forward"]],
-        ["llmproxy_upstream_requests_total", "counter", ["group", "upstream"]],
-        ["llmproxy_upstream_duration_seconds", "histogram", ["group", "upstream"]],
-        ["llmproxy_upstream_errors_total", "counter", ["error", "group", "upstream"]],
-        [
-          "llmproxy_circuitbreaker_state_changes_total",
-          "counter",
-          ["group", "upstream", "url", "from", "to"],
-        ],
-        ["llmproxy_circuitbreaker_calls_total", "counter", ["group", "upstream", "url", "result"]],
-      ];
-      for (const [name, type, labels] of families) {
+      for (const [name, type, labels] of SPEC_METRICS) {
         assert.ok(text.includes(`# TYPE ${name} ${type}\n`), `${name} is a ${type}`);
         const sample = type === "histogram" ? `${name}_count` : name;
         const series = samples(text, sample);
@@ -298,26 +284,7 @@ upstream_groups:
         for (const s of series) assert.deepEqual(Object.keys(s).sort(), [...labels].sort(), sample);
         if (type === "histogram") {
           const les = samples(text, `${name}_bucket`).map((s) => s.le);
-          for (
-            const le of [
-              "0.01",
-              "0.025",
-              "0.05",
-              "0.1",
-              "0.25",
-              "0.5",
-              "1",
-              "2.5",
-              "5",
-              "10",
-              "20",
-              "30",
-              "60",
-              "120",
-              "300",
-              "+Inf",
-            ]
-          ) {
+          for (const le of SPEC_BUCKET_LES) {
             assert.ok(les.includes(le), `${name} has bucket le="${le}"`);
           }
         }

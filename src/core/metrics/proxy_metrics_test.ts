@@ -7,27 +7,10 @@ import {
   ProxyMetrics,
 } from "./mod.ts";
 import { promtoolCheckMetrics } from "../../../tests/promtool.ts";
+import { EXTRA_METRICS, SPEC_METRICS } from "../../../tests/spec_metrics.ts";
 
 /** SPEC §8 plus the operator extras: name, type and label names in order. */
-const EXPECTED: ReadonlyArray<readonly [string, string, readonly string[]]> = [
-  ["llmproxy_http_requests_total", "counter", ["forward", "method", "path"]],
-  ["llmproxy_http_request_duration_seconds", "histogram", ["forward", "method", "path"]],
-  ["llmproxy_http_request_errors_total", "counter", ["forward", "error", "status"]],
-  ["llmproxy_ratelimit_total", "counter", ["forward"]],
-  ["llmproxy_upstream_requests_total", "counter", ["group", "upstream"]],
-  ["llmproxy_upstream_duration_seconds", "histogram", ["group", "upstream"]],
-  ["llmproxy_upstream_errors_total", "counter", ["error", "group", "upstream"]],
-  [
-    "llmproxy_circuitbreaker_state_changes_total",
-    "counter",
-    ["group", "upstream", "url", "from", "to"],
-  ],
-  ["llmproxy_circuitbreaker_calls_total", "counter", ["group", "upstream", "url", "result"]],
-  ["llmproxy_upstream_in_flight", "gauge", ["group", "upstream"]],
-  ["llmproxy_circuitbreaker_state", "gauge", ["group", "upstream"]],
-  ["llmproxy_upstream_retries_total", "counter", ["group", "upstream"]],
-  ["llmproxy_upstream_ttfb_seconds", "histogram", ["group", "upstream"]],
-];
+const EXPECTED = [...SPEC_METRICS, ...EXTRA_METRICS];
 
 /** One sample in every metric, with label values that need escaping here and there. */
 function recordOneOfEach(): ProxyMetrics {
