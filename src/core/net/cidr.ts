@@ -3,6 +3,8 @@
  * values; IPv4 and IPv4-mapped IPv6 (`::ffff:1.2.3.4`) are the same address.
  */
 
+import { parseIp as parseLiteral } from "./ip.ts";
+
 /** A parsed CIDR block. */
 export interface Cidr {
   readonly base: bigint;
@@ -37,59 +39,12 @@ export function parseIp(text: string): bigint | undefined {
   if (t.startsWith("[") && t.endsWith("]")) t = t.slice(1, -1);
   const zone = t.indexOf("%");
   if (zone >= 0) t = t.slice(0, zone);
-  if (!t.includes(":")) {
-    const v4 = parseV4(t);
-    return v4 === undefined ? undefined : (0xffffn << 32n) | v4;
-  }
-  return parseV6(t);
-}
-
-function parseV4(t: string): bigint | undefined {
-  const parts = t.split(".");
-  if (parts.length !== 4) return undefined;
-  let v = 0n;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    v = (v << 8n) | BigInt(n);
-  }
-  return v;
-}
-
-function parseV6(text: string): bigint | undefined {
-  let t = text;
-  const lastColon = t.lastIndexOf(":");
-  const last = t.slice(lastColon + 1);
-  if (last.includes(".")) {
-    // An embedded IPv4 tail (`::ffff:1.2.3.4`) is two 16-bit groups.
-    const v4 = parseV4(last);
-    if (v4 === undefined) return undefined;
-    t = `${t.slice(0, lastColon + 1)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
-  }
-  const halves = t.split("::");
-  if (halves.length > 2) return undefined;
-  const parse = (s: string): bigint[] | undefined => {
-    if (s === "") return [];
-    const out: bigint[] = [];
-    for (const g of s.split(":")) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      out.push(BigInt(parseInt(g, 16)));
-    }
-    return out;
-  };
-  const head = parse(halves[0] ?? "");
-  const rest = halves.length === 2 ? parse(halves[1] ?? "") : [];
-  if (head === undefined || rest === undefined) return undefined;
-  const groups = [...head];
-  const total = head.length + rest.length;
-  if (halves.length === 2) {
-    if (total > 7) return undefined;
-    for (let i = total; i < 8; i++) groups.push(0n);
-  } else if (total !== 8) return undefined;
-  groups.push(...rest);
-  let v = 0n;
-  for (const g of groups) v = (v << 16n) | g;
+  const ip = parseLiteral(t);
+  if (ip === undefined) return undefined;
+  // IPv4 is kept as IPv4-mapped IPv6, so both spellings of an address are equal.
+  let v = ip.family === 4 ? 0xffffn : 0n;
+  const bits = ip.family === 4 ? 8n : 16n;
+  for (const part of ip.parts) v = (v << bits) | BigInt(part);
   return v;
 }
 
