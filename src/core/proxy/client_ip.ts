@@ -7,7 +7,21 @@ import { type Cidr, inAnyCidr } from "../net/cidr.ts";
  * around a limit by sending the header itself.
  */
 export function clientIp(peer: string, xff: string | null, trusted: readonly Cidr[]): string {
-  if (xff === null || trusted.length === 0 || !inAnyCidr(peer, trusted)) return peer;
+  return isTrustedPeer(peer, trusted) ? forwardedClient(peer, xff, trusted) : peer;
+}
+
+/** Whether the peer is one of the forward's trusted proxies. */
+export function isTrustedPeer(peer: string, trusted: readonly Cidr[]): boolean {
+  return trusted.length > 0 && inAnyCidr(peer, trusted);
+}
+
+/** The client behind a trusted peer, from its X-Forwarded-For (see {@linkcode clientIp}). */
+export function forwardedClient(
+  peer: string,
+  xff: string | null,
+  trusted: readonly Cidr[],
+): string {
+  if (xff === null) return peer;
   const hops = xff.split(",");
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = hops[i]!.trim();

@@ -2,8 +2,7 @@ import { methodLabel } from "../metrics/mod.ts";
 import type { AttemptOutcome, Selection } from "../state/types.ts";
 import { backoffMs, MAX_BACKOFF_MS, parseRetryAfter, sleep } from "./backoff.ts";
 import { readBody } from "./body.ts";
-import { inAnyCidr } from "../net/cidr.ts";
-import { clientIp as resolveClientIp } from "./client_ip.ts";
+import { forwardedClient, isTrustedPeer } from "./client_ip.ts";
 import { errorResponse, type ProxyErrorCode, statusOf } from "./errors.ts";
 import type { ConnInfo, Gateway } from "./gateway.ts";
 import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
@@ -63,13 +62,14 @@ export async function proxyRequest(
   const clock = gw.clock;
   const start = clock.now();
   const url = new URL(request.url);
-  const client = resolveClientIp(
-    conn.remoteAddr,
-    request.headers.get("x-forwarded-for"),
-    fwd.trusted,
-  );
+  // The peer is checked against trusted_proxies once: for the client IP and for which
+  // X-Forwarded-* headers are kept.
+  const viaProxy = isTrustedPeer(conn.remoteAddr, fwd.trusted);
+  const client = viaProxy
+    ? forwardedClient(conn.remoteAddr, request.headers.get("x-forwarded-for"), fwd.trusted)
+    : conn.remoteAddr;
   const rec = new RequestRecord(fwd.config.name, request.method, url.pathname, client, start);
-  rec.viaTrustedProxy = fwd.trusted.length > 0 && inAnyCidr(conn.remoteAddr, fwd.trusted);
+  rec.viaTrustedProxy = viaProxy;
   const signal = conn.signal ?? request.signal ?? (never ??= new AbortController().signal);
 
   const finish = (status: number, bytes: number, error?: ProxyErrorCode | "client_gone") => {
@@ -269,7 +269,7 @@ async function attempts(
     rec.ttfbMs = clock.now() - rec.start;
     m.upstreamTtfb.labels(gname, sel.upstream).observe(latencyMs / 1000);
     const status = res.status;
-    const retryAfter = PAUSING.has(status) || RETRIABLE.has(status)
+    const retryAfter = RETRIABLE.has(status)
       ? parseRetryAfter(res.headers.get("retry-after"), Date.now())
       : undefined;
     const outcome: AttemptOutcome = {
