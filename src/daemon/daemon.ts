@@ -93,6 +93,11 @@ export async function serveConfig(
   let ready = false;
   const forwards = new Map<string, Listener>();
 
+  // The forward as the running configuration has it (a reload may change its limits).
+  const forwardConfig = (name: string): ForwardConfig =>
+    gateway.config.http_server.forwards.find((f) => f.name === name) ??
+      config.http_server.forwards.find((f) => f.name === name)!;
+
   const handlerFor = (name: string): ServeHandler => (req, conn) =>
     gateway.handle(name, req, {
       remoteAddr: conn.remoteAddr,
@@ -104,7 +109,7 @@ export async function serveConfig(
     const l = await rt.serve({
       hostname: f.address,
       port: f.port,
-      headerTimeout: f.timeout.connect,
+      timeouts: () => ({ headMs: forwardConfig(f.name).timeout.connect * 1000 }),
       handler: handlerFor(f.name),
     });
     forwards.set(listenKey(f), l);
@@ -126,7 +131,7 @@ export async function serveConfig(
     adminListener = await rt.serve({
       hostname: a.address,
       port: a.port,
-      headerTimeout: a.timeout.connect,
+      timeouts: () => ({ headMs: gateway.config.http_server.admin.timeout.connect * 1000 }),
       handler: (req) => admin.fetch(req),
     });
     logger.log("info", "admin listening", {

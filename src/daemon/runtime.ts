@@ -27,8 +27,14 @@ export interface Listener {
 export interface ServeOptions {
   readonly hostname: string;
   readonly port: number;
-  /** Seconds a client has to deliver the request head (where the runtime offers it). */
-  readonly headerTimeout?: number;
+  /**
+   * The time limits now in force, read for every connection and request so a reload
+   * changes them for what comes next: `headMs` is how long a connection may wait for
+   * its (next) request head before it is closed (a forward's `timeout.connect`).
+   */
+  readonly timeouts?: () => { readonly headMs: number };
+  /** Most client connections held at once (default: from the descriptor limit). */
+  readonly maxConnections?: number;
   readonly handler: ServeHandler;
 }
 

@@ -1,5 +1,6 @@
-import type { DaemonRuntime, Listener, ServeOptions } from "../../daemon/runtime.ts";
+import type { DaemonRuntime } from "../../daemon/runtime.ts";
 import { LineBuffer } from "../../daemon/line_buffer.ts";
+import { denoServe } from "./listener.ts";
 import { denoTransports } from "./transport.ts";
 
 const encoder = new TextEncoder();
@@ -17,7 +18,7 @@ export const denoRuntime: DaemonRuntime = {
   name: `deno ${Deno.version.deno}`,
   env: (name) => Deno.env.get(name),
   readTextFile: (path) => Deno.readTextFile(path),
-  serve,
+  serve: denoServe,
   transports: denoTransports,
   onSignal(signal, fn) {
     if (Deno.build.os === "windows" && signal !== "SIGINT") return false;
@@ -35,46 +36,3 @@ export const denoRuntime: DaemonRuntime = {
     Deno.exit(code);
   },
 };
-
-function serve(options: ServeOptions): Promise<Listener> {
-  return new Promise((resolve, reject) => {
-    try {
-      const server = Deno.serve({
-        hostname: options.hostname,
-        port: options.port,
-        // A new process can bind the port before this one has drained (warm restart).
-        reusePort: Deno.build.os === "linux",
-        onListen(addr) {
-          resolve({
-            hostname: addr.hostname,
-            port: addr.port,
-            shutdown: () => server.shutdown(),
-            close: () => server.shutdown(),
-          });
-        },
-        onError(error) {
-          console.error(
-            JSON.stringify({ level: "error", msg: "unhandled error", error: String(error) }),
-          );
-          return new Response(
-            JSON.stringify({
-              error: { message: "internal error", type: "llmproxy_error", code: "internal" },
-            }),
-            { status: 500, headers: { "content-type": "application/json" } },
-          );
-        },
-      }, (req, info) => {
-        const remote = info.remoteAddr as Deno.NetAddr;
-        // With the no-legacy-abort flag (deno.json "unstable"), req.signal fires only
-        // when the client goes away, never after a successful response.
-        return options.handler(req, {
-          remoteAddr: remote.hostname,
-          signal: req.signal,
-          completed: info.completed,
-        });
-      });
-    } catch (e) {
-      reject(e);
-    }
-  });
-}

@@ -117,9 +117,10 @@ async function probe(url: URL, timeoutMs: number): Promise<boolean> {
   const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
   const hostname = url.hostname.replace(/^\[|\]$/g, "");
   let timer: ReturnType<typeof setTimeout> | undefined;
+  const connecting = Deno.connect({ hostname, port });
   try {
     const conn = await Promise.race([
-      Deno.connect({ hostname, port }),
+      connecting,
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error("probe timed out")), timeoutMs);
       }),
@@ -127,6 +128,8 @@ async function probe(url: URL, timeoutMs: number): Promise<boolean> {
     conn.close();
     return true;
   } catch {
+    // The timer won: a connect that completes later must not keep its socket.
+    connecting.then((c) => c.close(), () => {});
     return false;
   } finally {
     clearTimeout(timer);

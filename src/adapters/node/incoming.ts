@@ -19,9 +19,8 @@ const HOST = /^[A-Za-z0-9.\-_~!$&'()*+,;=:%[\]]+$/;
  * a streaming body.
  *
  * When the handler cancels the body (it answered without reading it all: 413, 429,
- * 408), the rest is drained rather than the connection torn down, so the answer
- * still reaches the client; the listener's `requestTimeout` bounds a client that
- * keeps sending.
+ * 408), the rest is not read: the core's answer says `Connection: close`, so Node
+ * closes the connection once the answer is out.
  *
  * Throws (a `TypeError`) on a request no `Request` can represent; the listener
  * answers 400.
@@ -46,7 +45,7 @@ export function toRequest(req: IncomingMessage, listenerHost: string): Request {
   const init: RequestInit & { duplex?: "half" } = {
     method,
     headers,
-    body: hasBody ? readableToWeb(req, () => req.resume()) : null,
+    body: hasBody ? readableToWeb(req, () => req.pause()) : null,
   };
   if (hasBody) init.duplex = "half";
   return new Request(url, init);

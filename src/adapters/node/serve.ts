@@ -7,12 +7,15 @@ import { writeResponse } from "./outgoing.ts";
 /**
  * A listener on `node:http`.
  *
- * Time limits when `headerTimeout` is given (a forward's `timeout.connect`):
+ * Time limits when `timeouts` is given (a forward's `timeout.connect`, read again for
+ * every request so a reload changes them):
  * - the request head must be complete within it, counted from the connection's
  *   start or the end of the previous response (`headersTimeout`: Node answers 408
- *   and closes, also a connection that sends nothing at all);
+ *   and closes, also a connection that sends nothing at all); an idle keep-alive
+ *   connection is closed after it too (`keepAliveTimeout`);
  * - the body is the core's job (it reads it with the same deadline and answers 408 in
- *   the OpenAI error shape); Node's `requestTimeout` is set to twice the limit plus
+ *   the OpenAI error shape with `Connection: close`, so Node closes the connection
+ *   without reading the rest); Node's `requestTimeout` is set to twice the limit plus
  *   1 s, only as a backstop for bodies nobody reads;
  * - Node checks these every `connectionsCheckingInterval`, set to a quarter of the
  *   limit (100 ms–1 s) instead of Node's 30 s, so they fire on time.
@@ -21,7 +24,7 @@ import { writeResponse } from "./outgoing.ts";
  * port while the old one drains (no warm restart on the same port).
  */
 export function nodeServe(options: ServeOptions): Promise<Listener> {
-  const limitMs = options.headerTimeout !== undefined ? options.headerTimeout * 1000 : undefined;
+  const limitMs = options.timeouts?.().headMs;
   const checkMs = limitMs !== undefined ? Math.min(1000, Math.max(100, limitMs / 4)) : 0;
   const server = createServer({
     noDelay: true,
@@ -29,10 +32,18 @@ export function nodeServe(options: ServeOptions): Promise<Listener> {
       ? {
         headersTimeout: limitMs,
         requestTimeout: 2 * limitMs + 1000,
+        keepAliveTimeout: limitMs,
         connectionsCheckingInterval: checkMs,
       }
       : {}),
   });
+  const refreshLimits = () => {
+    const ms = options.timeouts?.().headMs;
+    if (ms === undefined || ms === server.headersTimeout) return;
+    server.headersTimeout = ms;
+    server.requestTimeout = 2 * ms + 1000;
+    server.keepAliveTimeout = ms;
+  };
 
   let closing = false;
   let closed = false;
@@ -50,6 +61,7 @@ export function nodeServe(options: ServeOptions): Promise<Listener> {
 
   let listenerHost = "";
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    refreshLimits();
     running.add(res);
     // Write errors show as "close" (handled below); never let one crash the process.
     res.on("error", () => {});

@@ -6,7 +6,9 @@ export type ProxyErrorCode =
   | "no_available_upstream"
   | "upstream_unreachable"
   | "upstream_timeout"
-  | "not_found";
+  | "not_found"
+  | "invalid_request"
+  | "method_not_allowed";
 
 const STATUS: Record<ProxyErrorCode, number> = {
   rate_limited: 429,
@@ -16,6 +18,8 @@ const STATUS: Record<ProxyErrorCode, number> = {
   upstream_unreachable: 502,
   upstream_timeout: 504,
   not_found: 404,
+  invalid_request: 400,
+  method_not_allowed: 405,
 };
 
 /**
@@ -26,10 +30,12 @@ export function errorResponse(
   code: ProxyErrorCode,
   message: string,
   retryAfterMs?: number,
+  extra?: Readonly<Record<string, string>>,
 ): Response {
   const headers = new Headers({
     "content-type": "application/json",
     "x-llmproxy-error": code,
+    ...extra,
   });
   if (retryAfterMs !== undefined) {
     headers.set("retry-after", String(Math.max(1, Math.ceil(retryAfterMs / 1000))));

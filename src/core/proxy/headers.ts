@@ -27,7 +27,8 @@ export function stripHopByHop(headers: Headers): void {
 
 /** Facts about the client side needed to build the upstream request headers. */
 export interface ForwardedInfo {
-  readonly clientIp: string;
+  /** The connecting peer: what X-Forwarded-For gets appended (SPEC §13). */
+  readonly peer: string;
   readonly proto: string;
   readonly host: string | null;
   readonly agent: string;
@@ -69,18 +70,19 @@ export function upstreamRequestHeaders(
   let xfp: string | null = null;
   for (const pair of incoming) {
     const name = pair[0];
+    // Connection-named headers are hop-by-hop, whatever they are called.
+    if (named?.has(name)) continue;
     if (HOP_BY_HOP.has(name) || OWN.has(name)) {
       if (name === "x-forwarded-for") xff = pair[1];
       else if (name === "x-forwarded-host") xfh = pair[1];
       else if (name === "x-forwarded-proto") xfp = pair[1];
       continue;
     }
-    if (named?.has(name)) continue;
     h.push(pair);
   }
   const trusted = info.trustForwarded === true;
   h.push(
-    ["x-forwarded-for", xff ? `${xff}, ${info.clientIp}` : info.clientIp],
+    ["x-forwarded-for", xff ? `${xff}, ${info.peer}` : info.peer],
     ["x-forwarded-proto", (trusted ? xfp : null) ?? info.proto],
     ["user-agent", info.agent],
   );
@@ -100,6 +102,18 @@ const OWN = new Set([
   "x-forwarded-host",
   "user-agent",
 ]);
+
+/**
+ * The client's `X-Forwarded-For`, unless `Connection` names it (then it is hop-by-hop
+ * and means nothing beyond the peer).
+ */
+export function forwardedForOf(headers: Headers): string | null {
+  const xff = headers.get("x-forwarded-for");
+  if (xff === null) return null;
+  const connection = headers.get("connection");
+  if (connection !== null && connectionNames(connection).has("x-forwarded-for")) return null;
+  return xff;
+}
 
 function connectionNames(value: string): Set<string> {
   const out = new Set<string>();

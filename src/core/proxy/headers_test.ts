@@ -8,7 +8,7 @@ import {
 /** The built list as Headers, for assertions. */
 const upstreamRequestHeaders = (...args: Parameters<typeof build>) => new Headers(build(...args));
 
-const info = { clientIp: "10.0.0.1", proto: "http", host: "proxy:3000", agent: "LLMProxy/1.0" };
+const info = { peer: "10.0.0.1", proto: "http", host: "proxy:3000", agent: "LLMProxy/1.0" };
 
 Deno.test("hop-by-hop headers and those Connection names are removed", () => {
   const h = upstreamRequestHeaders(

@@ -1,12 +1,13 @@
-import { methodLabel } from "../metrics/mod.ts";
-import type { AttemptOutcome, Selection } from "../state/types.ts";
 import { backoffMs, MAX_BACKOFF_MS, parseRetryAfter, sleep } from "./backoff.ts";
+import { Attempt, type AttemptEnd } from "./attempt.ts";
 import { readBody } from "./body.ts";
 import { forwardedClient, isTrustedPeer } from "./client_ip.ts";
-import { errorResponse, type ProxyErrorCode, statusOf } from "./errors.ts";
+import { Exchange } from "./exchange.ts";
 import type { ConnInfo, Gateway } from "./gateway.ts";
-import { clientResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
+import { clientResponseHeaders, forwardedForOf, upstreamRequestHeaders } from "./headers.ts";
+import { keepSmall, type KeptResponse } from "./kept_response.ts";
 import { type BodyEnd, observeBody } from "./observed_body.ts";
+import { checkRequest, requestTarget } from "./request_checks.ts";
 import type { ForwardRuntime, GroupRuntime, Snapshot } from "./snapshot.ts";
 import { targetUrl } from "./target_url.ts";
 import { TransportError } from "./transport.ts";
@@ -15,40 +16,9 @@ import { TransportError } from "./transport.ts";
 const RETRIABLE = new Set([429, 500, 502, 503, 504]);
 /** Statuses whose Retry-After pauses the member (SPEC §4.1). */
 const PAUSING = new Set([429, 503]);
-/** Longest error body kept in memory so it can be returned if retries run out. */
-const KEEP_ERROR_BODY = 64 * 1024;
-/**
- * A signal that never fires, made on first use: Workers forbid creating an
- * AbortController at module scope (the bundle would not start).
- */
-let never: AbortSignal | undefined;
-
-/** An upstream answer kept in memory while another try is made. */
-interface KeptResponse {
-  readonly status: number;
-  readonly headers: Headers;
-  readonly body: Uint8Array<ArrayBuffer>;
-}
-
-/** Per-request facts for the access log and metrics. */
-class RequestRecord {
-  group = "";
-  upstream = "";
-  route = "default";
-  attempts = 0;
-  ttfbMs = -1;
-  viaTrustedProxy = false;
-  constructor(
-    readonly forward: string,
-    readonly method: string,
-    readonly path: string,
-    readonly client: string,
-    readonly start: number,
-  ) {}
-}
 
 /**
- * rate limit → route → body → (select → breaker → send)×tries → stream back.
+ * checks → rate limit → route → body → (select → send)×tries → stream back.
  * `done` is called exactly once, when the response (body included) is over.
  */
 export async function proxyRequest(
@@ -59,52 +29,32 @@ export async function proxyRequest(
   conn: ConnInfo,
   done: () => void,
 ): Promise<Response> {
-  const clock = gw.clock;
-  const start = clock.now();
-  const url = new URL(request.url);
+  const target = requestTarget(request);
   // The peer is checked against trusted_proxies once: for the client IP and for which
   // X-Forwarded-* headers are kept.
   const viaProxy = isTrustedPeer(conn.remoteAddr, fwd.trusted);
   const client = viaProxy
-    ? forwardedClient(conn.remoteAddr, request.headers.get("x-forwarded-for"), fwd.trusted)
+    ? forwardedClient(conn.remoteAddr, forwardedForOf(request.headers), fwd.trusted)
     : conn.remoteAddr;
-  const rec = new RequestRecord(fwd.config.name, request.method, url.pathname, client, start);
-  rec.viaTrustedProxy = viaProxy;
-  const signal = conn.signal ?? request.signal ?? (never ??= new AbortController().signal);
+  const ex = new Exchange(
+    gw,
+    fwd,
+    conn,
+    target?.path ?? "",
+    request.method,
+    client,
+    viaProxy,
+    done,
+  );
 
-  const finish = (status: number, bytes: number, error?: ProxyErrorCode | "client_gone") => {
-    const now = clock.now();
-    const m = gw.metrics;
-    const method = methodLabel(rec.method);
-    m.httpRequests.labels(rec.forward, method, rec.route).inc();
-    m.httpRequestDuration.labels(rec.forward, method, rec.route).observe((now - start) / 1000);
-    if (error !== undefined && error !== "client_gone") {
-      m.httpRequestErrors.labels(rec.forward, error, String(status)).inc();
-    } else if (status >= 400) {
-      m.httpRequestErrors.labels(rec.forward, "upstream_status", String(status)).inc();
-    }
-    gw.logger.log("info", "access", {
-      forward: rec.forward,
-      client: rec.client,
-      method: rec.method,
-      path: rec.path,
-      route: rec.route,
-      group: rec.group,
-      upstream: rec.upstream,
-      status,
-      attempts: rec.attempts,
-      ttfb_ms: rec.ttfbMs < 0 ? null : Math.round(rec.ttfbMs * 10) / 10,
-      duration_ms: Math.round((now - start) * 10) / 10,
-      bytes,
-      ...(error ? { error } : {}),
-    });
-    done();
-  };
-  const fail = (code: ProxyErrorCode, message: string, retryAfterMs?: number): Response => {
-    const res = errorResponse(code, message, retryAfterMs);
-    finish(statusOf(code), 0, code);
-    return res;
-  };
+  const problem = target === undefined
+    ? { code: "invalid_request" as const, message: "the request target is not a valid URL" }
+    : checkRequest(request);
+  if (problem !== undefined) {
+    await request.body?.cancel().catch(() => {});
+    const headers = problem.headers ? { ...problem.headers } : undefined;
+    return ex.fail(problem.code, problem.message, { close: true, ...(headers ? { headers } : {}) });
+  }
 
   // Rate limit before anything else: a refused request costs no routing or body read.
   const limit = fwd.config.ratelimit;
@@ -112,206 +62,254 @@ export async function proxyRequest(
     const d = await gw.store.rateLimit(`${fwd.config.name}\u0000${client}`, limit);
     if (!d.allowed) {
       gw.metrics.rateLimited.labels(fwd.config.name).inc();
+      const unread = request.body !== null;
       await request.body?.cancel().catch(() => {});
-      return fail("rate_limited", "rate limit exceeded, retry later", d.retryAfterMs);
+      return ex.fail("rate_limited", "rate limit exceeded, retry later", {
+        retryAfterMs: d.retryAfterMs,
+        close: unread,
+      });
     }
   }
 
-  const match = fwd.router.match(url.pathname);
+  const path = target!.path;
+  const match = fwd.router.match(path);
   const groupName = match ? match.value : fwd.config.default_group;
-  if (match) rec.route = match.pattern;
-  rec.group = groupName;
+  if (match) ex.route = match.pattern;
+  ex.group = groupName;
   const group = snap.groups.get(groupName)!;
 
   const body = await readBody(
     request,
     fwd.config.max_body_size,
-    Math.max(0, fwd.config.timeout.connect * 1000 - (clock.now() - start)),
-    clock,
+    Math.max(0, fwd.config.timeout.connect * 1000 - (gw.clock.now() - ex.start)),
+    gw.clock,
   );
   if (!body.ok) {
+    // The rest of the body is not read: the connection closes after the answer.
     if (body.reason === "body_too_large") {
-      return fail("body_too_large", `request body exceeds ${fwd.config.max_body_size} bytes`);
+      return ex.fail("body_too_large", `request body exceeds ${fwd.config.max_body_size} bytes`, {
+        close: true,
+      });
     }
     if (body.reason === "request_timeout") {
-      return fail("request_timeout", "client did not send the request in time");
+      return ex.fail("request_timeout", "client did not send the request in time", {
+        close: true,
+      });
     }
-    finish(499, 0, "client_gone");
-    return new Response(null, { status: 499 });
+    return ex.clientGone();
   }
 
-  return await attempts(gw, snap, group, request, url, body.body, signal, conn, rec, finish, fail);
+  const tries = new Tries(ex, snap, group, request, body.body, target!.search);
+  for (;;) {
+    const step = await tries.next();
+    if (step.kind === "answer") return step.response;
+    // A client that leaves during the wait is answered by the next try's first check.
+    await sleep(step.waitMs, gw.clock, ex.signal);
+  }
 }
 
-async function attempts(
-  gw: Gateway,
-  snap: Snapshot,
-  group: GroupRuntime,
-  request: Request,
-  url: URL,
-  body: Uint8Array<ArrayBuffer> | null,
-  signal: AbortSignal,
-  conn: ConnInfo,
-  rec: RequestRecord,
-  finish: (status: number, bytes: number, error?: ProxyErrorCode | "client_gone") => void,
-  fail: (code: ProxyErrorCode, message: string, retryAfterMs?: number) => Response,
-): Promise<Response> {
-  const clock = gw.clock;
-  const m = gw.metrics;
-  const http = group.config.http_client;
-  const maxTries = 1 + (http.retry?.attempts ?? 0);
-  const tried = new Set<string>();
-  let kept: KeptResponse | undefined;
-  let lastError: "timeout" | "unreachable" | undefined;
-  const gname = group.config.name;
+/** What one try decided: answer the client, or wait and try again. */
+type Step =
+  | { readonly kind: "answer"; readonly response: Response }
+  | { readonly kind: "retry"; readonly waitMs: number };
 
-  const giveUp = (): Response => {
-    if (kept) {
-      finish(kept.status, kept.body.byteLength);
-      return new Response(kept.body, { status: kept.status, headers: kept.headers });
-    }
-    if (lastError === "timeout") {
-      return fail("upstream_timeout", `upstream in group "${gname}" timed out`);
-    }
-    return fail("upstream_unreachable", `upstream in group "${gname}" is unreachable`);
-  };
+/** The tries of one request against its group (SPEC §5.5). */
+class Tries {
+  readonly #ex: Exchange;
+  readonly #snap: Snapshot;
+  readonly #group: GroupRuntime;
+  readonly #request: Request;
+  readonly #body: Uint8Array<ArrayBuffer> | null;
+  readonly #search: string;
+  readonly #max: number;
+  readonly #tried = new Set<string>();
+  #n = 0;
+  /** The last retriable upstream answer, returned as it was when tries run out. */
+  #kept: KeptResponse | undefined;
+  /** The last transport failure. */
+  #lastError: "timeout" | "unreachable" | undefined;
 
-  for (let n = 1;; n++) {
-    if (signal.aborted) {
-      finish(499, 0, "client_gone");
-      return new Response(null, { status: 499 });
-    }
-    const picked = await group.state.select(tried);
+  constructor(
+    ex: Exchange,
+    snap: Snapshot,
+    group: GroupRuntime,
+    request: Request,
+    body: Uint8Array<ArrayBuffer> | null,
+    search: string,
+  ) {
+    this.#ex = ex;
+    this.#snap = snap;
+    this.#group = group;
+    this.#request = request;
+    this.#body = body;
+    this.#search = search;
+    this.#max = 1 + (group.config.http_client.retry?.attempts ?? 0);
+  }
+
+  /** One try: choose a member, send, and decide what comes next. */
+  async next(): Promise<Step> {
+    const ex = this.#ex;
+    if (ex.signal.aborted) return answer(ex.clientGone());
+    const group = this.#group;
+    const gname = group.config.name;
+    const picked = await group.state.select(this.#tried);
     if (!picked.ok) {
-      if (kept || lastError) return giveUp();
+      if (this.#kept || this.#lastError) return answer(this.#giveUp());
+      const m = this.#ex.gw.metrics;
       for (const mbr of group.config.upstreams) {
-        m.upstreamErrors.labels("circuit_open", gname, mbr.name).inc();
+        if (this.#snap.upstreams.get(mbr.name)?.config.breaker) {
+          m.upstreamErrors.labels("circuit_open", gname, mbr.name).inc();
+        }
       }
-      return fail(
-        "no_available_upstream",
-        `no available upstream in group "${gname}"`,
-        picked.retryAfterMs,
-      );
+      return answer(ex.fail("no_available_upstream", `no available upstream in group "${gname}"`, {
+        retryAfterMs: picked.retryAfterMs,
+      }));
     }
+    const n = ++this.#n;
     const sel = picked.selection;
-    const up = snap.upstreams.get(sel.upstream)!;
-    tried.add(sel.upstream);
-    rec.attempts = n;
-    rec.upstream = sel.upstream;
+    this.#tried.add(sel.upstream);
+    ex.attempts = n;
+    ex.upstream = sel.upstream;
+    const m = ex.gw.metrics;
     m.upstreamRequests.labels(gname, sel.upstream).inc();
     if (n > 1) m.upstreamRetries.labels(gname, sel.upstream).inc();
-    const inFlight = m.upstreamInFlight.labels(gname, sel.upstream);
-    inFlight.inc();
 
-    const attempt = new Attempt(
-      gw,
-      group,
-      sel,
-      signal,
-      http.stream ? 0 : http.timeout.request * 1000,
-    );
+    const http = group.config.http_client;
+    const attempt = new Attempt(ex, group, sel, http.stream ? 0 : http.timeout.request * 1000);
+    // Until the answer's body is handed to the client, this try owns the attempt.
+    let end: AttemptEnd | undefined = "cancelled";
+    try {
+      const step = await this.#send(attempt, n);
+      end = step.end;
+      return step.step;
+    } finally {
+      if (end !== undefined) await attempt.end(end);
+    }
+  }
+
+  /**
+   * Sends one try and reads its answer. `end` is how the attempt ends now, or undefined
+   * when the answer's body went to the client (the body's end ends the attempt).
+   */
+  async #send(attempt: Attempt, n: number): Promise<{ step: Step; end: AttemptEnd | undefined }> {
+    const ex = this.#ex;
+    const gw = ex.gw;
+    const group = this.#group;
+    const gname = group.config.name;
+    const upstream = ex.upstream;
+    const up = this.#snap.upstreams.get(upstream)!;
+    const http = group.config.http_client;
     const headers = upstreamRequestHeaders(
-      request.headers,
+      this.#request.headers,
       {
-        clientIp: rec.client,
-        proto: conn.proto ?? url.protocol.slice(0, -1),
-        host: request.headers.get("host"),
+        peer: ex.conn.remoteAddr,
+        proto: ex.conn.proto ?? "http",
+        host: this.#request.headers.get("host"),
         agent: http.agent,
-        trustForwarded: rec.viaTrustedProxy,
+        trustForwarded: ex.viaTrustedProxy,
       },
       up.config.headers,
       up.authorization,
     );
-    const t0 = clock.now();
     let res: Response;
     try {
       res = await group.transport.send({
-        url: targetUrl(up.url, url.pathname, url.search),
-        method: request.method,
+        url: targetUrl(up.url, ex.path, this.#search),
+        method: this.#request.method,
         headers,
-        body,
+        body: this.#body,
         signal: attempt.signal,
         abort: attempt.abort,
       });
     } catch (e) {
+      if (!attempt.timedOut && ex.signal.aborted) {
+        return { step: answer(ex.clientGone()), end: "cancelled" };
+      }
       const kind = attempt.timedOut
         ? "timeout"
-        : signal.aborted
-        ? "cancelled"
         : e instanceof TransportError
         ? e.kind
         : "unreachable";
-      m.upstreamDuration.labels(gname, sel.upstream).observe((clock.now() - t0) / 1000);
-      inFlight.dec();
-      if (kind === "cancelled") {
-        await attempt.end({ kind: "cancelled" });
-        finish(499, 0, "client_gone");
-        return new Response(null, { status: 499 });
-      }
-      await attempt.end({ kind: "failure" });
-      m.upstreamErrors.labels(kind, gname, sel.upstream).inc();
-      // An earlier upstream answer, if any, stays what the client gets when tries run out.
-      lastError = kind;
+      gw.metrics.upstreamErrors.labels(kind, gname, upstream).inc();
+      this.#lastError = kind;
       gw.logger.log("debug", "upstream attempt failed", {
         group: gname,
-        upstream: sel.upstream,
+        upstream,
         attempt: n,
         error: kind,
         detail: e instanceof Error ? e.message : String(e),
       });
-      if (n >= maxTries) return giveUp();
-      // The loop's first check answers a client that left during the wait.
-      await sleep(backoffMs(n, http.retry!.initial, gw.random), clock, signal);
-      continue;
+      if (n >= this.#max) return { step: answer(this.#giveUp()), end: "failure" };
+      const waitMs = backoffMs(n, http.retry!.initial, gw.random);
+      return { step: { kind: "retry", waitMs }, end: "failure" };
     }
 
-    const latencyMs = clock.now() - t0;
-    rec.ttfbMs = clock.now() - rec.start;
-    m.upstreamTtfb.labels(gname, sel.upstream).observe(latencyMs / 1000);
+    const now = gw.clock.now();
+    attempt.latencyMs = now - attempt.startedAt;
+    ex.ttfbMs = now - ex.start;
+    gw.metrics.upstreamTtfb.labels(gname, upstream).observe(attempt.latencyMs / 1000);
     const status = res.status;
     const retryAfter = RETRIABLE.has(status)
       ? parseRetryAfter(res.headers.get("retry-after"), Date.now())
       : undefined;
-    const outcome: AttemptOutcome = {
-      kind: status >= 500 ? "failure" : "success",
-      latencyMs,
-      ...(PAUSING.has(status) && retryAfter !== undefined ? { unavailableForMs: retryAfter } : {}),
-    };
-    await attempt.settle(outcome);
-    if (status >= 500) m.upstreamErrors.labels("status_5xx", gname, sel.upstream).inc();
+    if (PAUSING.has(status) && retryAfter !== undefined) attempt.unavailableForMs = retryAfter;
+    const verdict: AttemptEnd = status >= 500 ? "failure" : "complete";
+    if (status >= 500) gw.metrics.upstreamErrors.labels("status_5xx", gname, upstream).inc();
 
-    if (RETRIABLE.has(status) && n < maxTries && !signal.aborted) {
-      // Keep the (small) error answer so it can be returned as it was if the tries run out.
-      kept = await keepSmall(res);
-      lastError = undefined;
-      m.upstreamDuration.labels(gname, sel.upstream).observe((clock.now() - t0) / 1000);
-      inFlight.dec();
-      await attempt.end();
-      const wait = retryAfter !== undefined && retryAfter <= MAX_BACKOFF_MS
+    if (RETRIABLE.has(status) && n < this.#max && !ex.signal.aborted) {
+      const read = await keepSmall(res);
+      if (read.kind === "too_large") {
+        // Too large to keep for later: the client gets this answer as it is.
+        return { step: answer(this.#respond(read.response, attempt, verdict)), end: undefined };
+      }
+      if (read.kind === "kept") this.#kept = read.kept;
+      const waitMs = retryAfter !== undefined && retryAfter <= MAX_BACKOFF_MS
         ? retryAfter
         : backoffMs(n, http.retry!.initial, gw.random);
-      await sleep(wait, clock, signal);
-      continue;
+      return { step: { kind: "retry", waitMs }, end: read.kind === "failed" ? "failure" : verdict };
     }
+    return { step: answer(this.#respond(res, attempt, verdict)), end: undefined };
+  }
 
+  /**
+   * Hands the upstream answer to the client. The attempt ends when its body does: a
+   * body cut short is a failure of the member and the client's connection is cut.
+   */
+  #respond(res: Response, attempt: Attempt, verdict: AttemptEnd): Response {
+    const ex = this.#ex;
+    const status = res.status;
     const out = clientResponseHeaders(res.headers);
     const onEnd = (how: BodyEnd, bytes: number) => {
-      m.upstreamDuration.labels(gname, sel.upstream).observe((clock.now() - t0) / 1000);
-      inFlight.dec();
-      const ended = attempt.end();
-      conn.waitUntil?.(ended);
-      if (how === "complete") finish(status, bytes);
-      else finish(status, bytes, how === "cancelled" ? "client_gone" : undefined);
+      let end: AttemptEnd = verdict;
+      let error: "client_gone" | "upstream_body_cut" | "upstream_timeout" | undefined;
+      if (how === "cancelled") error = "client_gone";
+      else if (how === "error") {
+        if (attempt.timedOut) {
+          end = "failure";
+          error = "upstream_timeout";
+        } else if (ex.signal.aborted) error = "client_gone";
+        else {
+          end = "failure";
+          error = "upstream_body_cut";
+        }
+      }
+      if (error === "upstream_body_cut" || error === "upstream_timeout") {
+        const kind = error === "upstream_timeout" ? "timeout" : "unreachable";
+        ex.gw.metrics.upstreamErrors.labels(kind, this.#group.config.name, ex.upstream).inc();
+      }
+      const ended = attempt.end(end);
+      ex.conn.waitUntil?.(ended);
+      ex.finish(status, bytes, error);
     };
     const length = res.headers.get("content-length");
-    if (conn.completed && length !== null) {
+    if (ex.conn.completed && length !== null && res.body !== null) {
       // The runtime tells when the response is out: hand it the upstream body as is, so
       // it can move the bytes without a round trip through JavaScript per chunk.
-      const bytes = request.method === "HEAD" ? 0 : Number(length);
-      // Deno resolves `completed` also when the client left mid-body; its signal tells.
-      conn.completed.then(
-        () => signal.aborted ? onEnd("cancelled", 0) : onEnd("complete", bytes),
-        () => onEnd("cancelled", 0),
+      const bytes = this.#request.method === "HEAD" ? 0 : Number(length);
+      // A failed send is the client leaving (its signal fired) or the body failing.
+      ex.conn.completed.then(
+        () => ex.signal.aborted ? onEnd("cancelled", 0) : onEnd("complete", bytes),
+        () => ex.signal.aborted ? onEnd("cancelled", 0) : onEnd("error", 0),
       );
       // Nothing to change in the headers: the runtime serves the upstream response itself
       // (on Deno without even creating a stream object for its body).
@@ -328,95 +326,29 @@ async function attempts(
       headers: out,
     });
   }
+
+  /** Tries ran out: the last upstream answer as it was, else the last failure. */
+  #giveUp(): Response {
+    const ex = this.#ex;
+    // An upstream answer stays what the client gets, also when a later try failed to
+    // connect.
+    const kept = this.#kept;
+    if (kept) {
+      ex.finish(kept.status, kept.body.byteLength);
+      return new Response(kept.body, {
+        status: kept.status,
+        statusText: kept.statusText,
+        headers: kept.headers,
+      });
+    }
+    const gname = this.#group.config.name;
+    if (this.#lastError === "timeout") {
+      return ex.fail("upstream_timeout", `upstream in group "${gname}" timed out`);
+    }
+    return ex.fail("upstream_unreachable", `upstream in group "${gname}" is unreachable`);
+  }
 }
 
-async function keepSmall(res: Response): Promise<KeptResponse | undefined> {
-  // A copy: the length is set anew for the kept bytes.
-  const headers = new Headers(clientResponseHeaders(res.headers));
-  if (!res.body) return { status: res.status, headers, body: new Uint8Array(0) };
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > KEEP_ERROR_BODY) {
-        await reader.cancel().catch(() => {});
-        return undefined;
-      }
-      parts.push(value);
-    }
-  } catch {
-    return undefined;
-  }
-  const body = new Uint8Array(size);
-  let o = 0;
-  for (const p of parts) {
-    body.set(p, o);
-    o += p.byteLength;
-  }
-  headers.delete("content-length");
-  return { status: res.status, headers, body };
-}
-
-/**
- * One try against one member: its abort signal (client gone or request deadline) and
- * the exactly-once settle/release of the selection.
- */
-class Attempt {
-  readonly #ac = new AbortController();
-  readonly #gw: Gateway;
-  readonly #group: GroupRuntime;
-  readonly #sel: Selection;
-  readonly #client: AbortSignal;
-  readonly #onClientAbort: () => void;
-  #timer: unknown;
-  #ended = false;
-  timedOut = false;
-
-  constructor(
-    gw: Gateway,
-    group: GroupRuntime,
-    sel: Selection,
-    client: AbortSignal,
-    deadlineMs: number,
-  ) {
-    this.#gw = gw;
-    this.#group = group;
-    this.#sel = sel;
-    this.#client = client;
-    this.#onClientAbort = () => this.#ac.abort(client.reason);
-    client.addEventListener("abort", this.#onClientAbort, { once: true });
-    gw.running.add(this.#ac);
-    if (deadlineMs > 0) {
-      this.#timer = gw.clock.setTimeout(() => {
-        this.timedOut = true;
-        this.#ac.abort(new DOMException("upstream request timed out", "TimeoutError"));
-      }, deadlineMs);
-    }
-  }
-
-  get signal(): AbortSignal {
-    return this.#ac.signal;
-  }
-
-  /** Lets the transport end the exchange itself (e.g. a connect it saw time out). */
-  readonly abort = (reason: unknown): void => this.#ac.abort(reason);
-
-  settle(outcome: AttemptOutcome): Promise<void> {
-    return this.#group.state.settle(this.#sel, outcome);
-  }
-
-  /** Settles (if not yet) and releases the member; stops the deadline. */
-  async end(outcome?: AttemptOutcome): Promise<void> {
-    if (this.#ended) return;
-    this.#ended = true;
-    if (this.#timer !== undefined) this.#gw.clock.clearTimeout(this.#timer);
-    this.#client.removeEventListener("abort", this.#onClientAbort);
-    this.#gw.running.delete(this.#ac);
-    if (outcome) await this.#group.state.settle(this.#sel, outcome);
-    await this.#group.state.release(this.#sel);
-  }
+function answer(response: Response): Step {
+  return { kind: "answer", response };
 }

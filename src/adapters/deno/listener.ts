@@ -1,0 +1,288 @@
+import type { Listener, ServeOptions } from "../../daemon/runtime.ts";
+import { connectionBudget } from "./fd_budget.ts";
+
+/**
+ * A listener that owns its connections: `Deno.listen` accepts, `Deno.serveHttp` speaks
+ * HTTP on each connection.
+ *
+ * `Deno.serve` cannot bound what a client does before its request head is complete (no
+ * head or idle timeout), never closes a connection after an answer such as 408, and an
+ * accept that fails for lack of descriptors ends the process. Owning the accept loop
+ * and each connection gives us:
+ * - a bounded number of connections, below the process's descriptor limit so that
+ *   upstream sockets always find one; at the bound the oldest idle connection is shed,
+ *   and an accept that fails (EMFILE) waits instead of ending anything;
+ * - a deadline for every connection that is not running a request: its (next) request
+ *   head must arrive within `timeouts().headMs`, else the connection is closed;
+ * - `Connection: close` on an answer (408, 413) closes the connection once it is sent;
+ * - the client leaving is seen at once: each connection always has a `nextRequest()`
+ *   pending, which ends when the peer closes, and aborts the running request's signal.
+ *
+ * Measured (wrk, 64 connections, hello-world handler, 2 cores): `Deno.serveHttp`
+ * serves 44k–77k req/s against 92k–99k for `Deno.serve`, about 3–13 µs more per
+ * request; the proxy itself spends ~180 µs per request.
+ */
+export function denoServe(options: ServeOptions): Promise<Listener> {
+  return Promise.resolve(new ConnListener(options));
+}
+
+/** The part of `Deno.serveHttp`'s connection this listener uses. */
+interface HttpConn {
+  nextRequest(): Promise<RequestEvent | null>;
+  close(): void;
+}
+interface RequestEvent {
+  readonly request: Request;
+  respondWith(response: Response): Promise<void>;
+}
+type ServeHttp = (conn: Deno.Conn) => HttpConn;
+
+/** One accepted connection and what it is doing. */
+class Conn {
+  readonly http: HttpConn;
+  /** Requests answered but not yet fully sent (HTTP/1.1: at most one). */
+  busy = 0;
+  /** When the connection, if idle, must have delivered a request head. */
+  deadline: number;
+  closed = false;
+  /** Aborts the running request's signal (client gone). */
+  running: AbortController | undefined;
+  constructor(readonly tcp: Deno.Conn, http: HttpConn, deadline: number) {
+    this.http = http;
+    this.deadline = deadline;
+  }
+}
+
+class ConnListener implements Listener {
+  readonly hostname: string;
+  readonly port: number;
+  readonly #options: ServeOptions;
+  readonly #listener: Deno.Listener;
+  readonly #conns = new Set<Conn>();
+  readonly #max: number;
+  readonly #sweep: ReturnType<typeof setInterval>;
+  #accepting = true;
+  #draining = false;
+  #wakeAccept: (() => void) | undefined;
+  #onEmpty: (() => void) | undefined;
+  readonly #loop: Promise<void>;
+
+  constructor(options: ServeOptions) {
+    this.#options = options;
+    this.#listener = Deno.listen({
+      hostname: options.hostname,
+      port: options.port,
+      // A new process can bind the port before this one has drained (warm restart).
+      ...(Deno.build.os === "linux" ? { reusePort: true } : {}),
+    } as Deno.TcpListenOptions);
+    const addr = this.#listener.addr as Deno.NetAddr;
+    this.hostname = addr.hostname;
+    this.port = addr.port;
+    this.#max = options.maxConnections ?? connectionBudget();
+    const every = Math.min(1000, Math.max(100, this.#headMs() / 4));
+    this.#sweep = setInterval(() => this.#closeOverdue(), every);
+    this.#loop = this.#acceptLoop();
+  }
+
+  #headMs(): number {
+    return this.#options.timeouts?.().headMs ?? 60_000;
+  }
+
+  async #acceptLoop(): Promise<void> {
+    const serveHttp = (Deno as unknown as { serveHttp: ServeHttp }).serveHttp;
+    while (this.#accepting) {
+      if (this.#conns.size >= this.#max && !this.#shedIdle()) {
+        // Every connection is running a request: accept again once one ends.
+        await new Promise<void>((r) => this.#wakeAccept = r);
+        continue;
+      }
+      let tcp: Deno.Conn;
+      try {
+        tcp = await this.#listener.accept();
+      } catch (e) {
+        if (!this.#accepting) break;
+        // Out of descriptors (EMFILE/ENFILE) or a connection reset before it was
+        // accepted: shed what we can, give the process a moment, and go on.
+        this.#shedIdle();
+        logError("accept failed", e);
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      let http: HttpConn;
+      try {
+        http = serveHttp(tcp);
+      } catch (e) {
+        logError("cannot serve a connection", e);
+        tcp.close();
+        continue;
+      }
+      const conn = new Conn(tcp, http, Date.now() + this.#headMs());
+      this.#conns.add(conn);
+      void this.#serveConn(conn);
+    }
+  }
+
+  async #serveConn(conn: Conn): Promise<void> {
+    try {
+      for (;;) {
+        let event: RequestEvent | null;
+        try {
+          event = await conn.http.nextRequest();
+        } catch {
+          event = null; // a protocol error or the response body failed: the connection is over
+        }
+        if (event === null) break;
+        conn.deadline = Number.POSITIVE_INFINITY;
+        conn.busy++;
+        // Not awaited: the next nextRequest() is what tells that the peer left.
+        void this.#respond(conn, event);
+      }
+    } finally {
+      this.#drop(conn);
+    }
+  }
+
+  async #respond(conn: Conn, event: RequestEvent): Promise<void> {
+    const ac = new AbortController();
+    conn.running = ac;
+    let sent!: () => void;
+    let lost!: (e: unknown) => void;
+    const completed = new Promise<void>((resolve, reject) => {
+      sent = resolve;
+      lost = reject;
+    });
+    completed.catch(() => {});
+    let closeAfter = false;
+    try {
+      let response: Response;
+      try {
+        response = await this.#options.handler(event.request, {
+          remoteAddr: (conn.tcp.remoteAddr as Deno.NetAddr).hostname,
+          signal: ac.signal,
+          completed,
+        });
+      } catch (e) {
+        logError("unhandled error", e);
+        response = internalError();
+      }
+      try {
+        await event.respondWith(response);
+        sent();
+      } catch (e) {
+        // The client left (the connection ended first) or the body we passed on failed
+        // (the upstream cut it): the core tells the two apart by the request's signal.
+        if (conn.closed || isClientGone(e)) ac.abort(new DOMException("client gone", "AbortError"));
+        lost(e);
+        closeAfter = true;
+      }
+    } finally {
+      conn.running = undefined;
+      conn.busy--;
+      // An answer that says `Connection: close` (408, 413) makes the runtime close the
+      // connection once it is sent, without reading the rest of the request; the
+      // deadline below closes it in any case should that not happen.
+      if (closeAfter || this.#draining) this.#close(conn);
+      else if (conn.busy === 0) conn.deadline = Date.now() + this.#headMs();
+    }
+  }
+
+  /** Closes connections whose request head is overdue (slow or idle clients). */
+  #closeOverdue(): void {
+    const now = Date.now();
+    for (const c of this.#conns) if (c.busy === 0 && c.deadline <= now) this.#close(c);
+  }
+
+  /** Closes the idle connection that has waited longest; false when none is idle. */
+  #shedIdle(): boolean {
+    let oldest: Conn | undefined;
+    for (const c of this.#conns) {
+      if (c.busy === 0 && (oldest === undefined || c.deadline < oldest.deadline)) oldest = c;
+    }
+    if (oldest === undefined) return false;
+    this.#close(oldest);
+    return true;
+  }
+
+  #close(conn: Conn): void {
+    if (conn.closed) return;
+    conn.closed = true;
+    conn.running?.abort(new DOMException("connection closed", "AbortError"));
+    try {
+      conn.http.close();
+    } catch {
+      // already closed by the runtime
+    }
+    this.#drop(conn);
+  }
+
+  #drop(conn: Conn): void {
+    if (!conn.closed) {
+      conn.closed = true;
+      // The peer left while a response was still running: that request's client is gone.
+      conn.running?.abort(new DOMException("client gone", "AbortError"));
+      try {
+        conn.http.close();
+      } catch {
+        // already closed
+      }
+    }
+    if (!this.#conns.delete(conn)) return;
+    this.#wakeAccept?.();
+    this.#wakeAccept = undefined;
+    if (this.#conns.size === 0) this.#onEmpty?.();
+  }
+
+  #stopAccepting(): void {
+    if (!this.#accepting) return;
+    this.#accepting = false;
+    try {
+      this.#listener.close();
+    } catch {
+      // already closed
+    }
+    this.#wakeAccept?.();
+    clearInterval(this.#sweep);
+  }
+
+  async shutdown(): Promise<void> {
+    this.#draining = true;
+    this.#stopAccepting();
+    for (const c of this.#conns) if (c.busy === 0) this.#close(c);
+    if (this.#conns.size > 0) await new Promise<void>((r) => this.#onEmpty = r);
+    await this.#loop;
+  }
+
+  async close(): Promise<void> {
+    this.#draining = true;
+    this.#stopAccepting();
+    for (const c of this.#conns) this.#close(c);
+    await this.#loop;
+  }
+}
+
+/** The runtime's words for a peer that closed before the response was sent. */
+function isClientGone(e: unknown): boolean {
+  const m = e instanceof Error ? e.message : String(e);
+  return /connection closed|broken pipe|reset by peer|connection error/i.test(m);
+}
+
+function logError(msg: string, error: unknown): void {
+  console.error(JSON.stringify({
+    ts: new Date().toISOString(),
+    level: "error",
+    msg,
+    error: error instanceof Error ? error.message : String(error),
+  }));
+}
+
+function internalError(): Response {
+  return new Response(
+    JSON.stringify({
+      error: { message: "internal error", type: "llmproxy_error", code: "internal" },
+    }),
+    {
+      status: 500,
+      headers: { "content-type": "application/json", "x-llmproxy-error": "internal" },
+    },
+  );
+}

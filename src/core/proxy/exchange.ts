@@ -1,0 +1,103 @@
+import { methodLabel } from "../metrics/mod.ts";
+import { errorResponse, type ProxyErrorCode, statusOf } from "./errors.ts";
+import type { ConnInfo, Gateway } from "./gateway.ts";
+import type { ForwardRuntime } from "./snapshot.ts";
+
+/** Why a request ended without a clean answer, as the access log says it. */
+export type EndError = ProxyErrorCode | "client_gone" | "upstream_body_cut";
+
+/**
+ * A signal that never fires, made on first use: Workers forbid creating an
+ * AbortController at module scope (the bundle would not start).
+ */
+let never: AbortSignal | undefined;
+
+/**
+ * One client request from arrival to the end of its answer: the facts the access log
+ * and metrics need, the client's signal, and the single place that records the end
+ * (`finish`, exactly once).
+ */
+export class Exchange {
+  route = "default";
+  group = "";
+  upstream = "";
+  attempts = 0;
+  ttfbMs = -1;
+  readonly start: number;
+  readonly method: string;
+  /** Fires when the client leaves before its answer is complete. */
+  readonly signal: AbortSignal;
+  #finished = false;
+
+  constructor(
+    readonly gw: Gateway,
+    readonly fwd: ForwardRuntime,
+    readonly conn: ConnInfo,
+    readonly path: string,
+    method: string,
+    /** The resolved client (behind a trusted proxy: from X-Forwarded-For). */
+    readonly client: string,
+    /** The peer is a trusted proxy. */
+    readonly viaTrustedProxy: boolean,
+    readonly done: () => void,
+  ) {
+    this.start = gw.clock.now();
+    this.method = method;
+    this.signal = conn.signal ?? (never ??= new AbortController().signal);
+  }
+
+  /** Records the end of the request in metrics and the access log; once. */
+  finish(status: number, bytes: number, error?: EndError): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    const gw = this.gw;
+    const now = gw.clock.now();
+    const m = gw.metrics;
+    const forward = this.fwd.config.name;
+    const method = methodLabel(this.method);
+    m.httpRequests.labels(forward, method, this.route).inc();
+    m.httpRequestDuration.labels(forward, method, this.route).observe((now - this.start) / 1000);
+    if (error !== undefined && error !== "client_gone" && error !== "upstream_body_cut") {
+      m.httpRequestErrors.labels(forward, error, String(status)).inc();
+    } else if (status >= 400) {
+      m.httpRequestErrors.labels(forward, "upstream_status", String(status)).inc();
+    }
+    gw.logger.log("info", "access", {
+      forward,
+      client: this.client,
+      method: this.method,
+      path: this.path,
+      route: this.route,
+      group: this.group,
+      upstream: this.upstream,
+      status,
+      attempts: this.attempts,
+      ttfb_ms: this.ttfbMs < 0 ? null : Math.round(this.ttfbMs * 10) / 10,
+      duration_ms: Math.round((now - this.start) * 10) / 10,
+      bytes,
+      ...(error ? { error } : {}),
+    });
+    this.done();
+  }
+
+  /**
+   * The proxy's own error answer, recorded. `close` asks the adapter to close the
+   * connection after it (the request body was not read to its end).
+   */
+  fail(
+    code: ProxyErrorCode,
+    message: string,
+    options: { retryAfterMs?: number; close?: boolean; headers?: Record<string, string> } = {},
+  ): Response {
+    const extra = options.close ? { ...options.headers, connection: "close" } : options.headers;
+    const res = errorResponse(code, message, options.retryAfterMs, extra);
+    this.finish(statusOf(code), 0, code);
+    return res;
+  }
+
+  /** The client left: nothing is sent (499 is for the log only). */
+  clientGone(): Response {
+    this.finish(499, 0, "client_gone");
+    return new Response(null, { status: 499 });
+  }
+}
