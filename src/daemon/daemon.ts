@@ -132,7 +132,7 @@ export async function serveConfig(
       hostname: a.address,
       port: a.port,
       timeouts: () => ({ headMs: gateway.config.http_server.admin.timeout.connect * 1000 }),
-      handler: (req) => admin.fetch(req),
+      handler: (req, conn) => admin.fetch(req, { remoteAddr: conn.remoteAddr }),
     });
     logger.log("info", "admin listening", {
       address: adminListener.hostname,

@@ -13,6 +13,7 @@ import { compilePattern } from "../routing/mod.ts";
 import type { DraftForward } from "./config_editor.ts";
 import { type AdminApi, type AdminContext, API, apiErrors, rawJson } from "./context.ts";
 import { AdminError, success, successSchema } from "./envelope.ts";
+import { jsonBody } from "./json_body.ts";
 import { decodeRouteId } from "./route_id.ts";
 import {
   forwardView,
@@ -69,6 +70,7 @@ const addRoute = createRoute({
   method: "post",
   path: `${API}/forwards/{name}/routes`,
   tags: TAG,
+  middleware: [jsonBody] as const,
   summary: "Add a routing rule",
   request: {
     params: nameParams,
@@ -100,6 +102,7 @@ const replaceRoute = createRoute({
   method: "put",
   path: `${API}/forwards/{name}/routes/{b64path}`,
   tags: TAG,
+  middleware: [jsonBody] as const,
   summary: "Change a rule's target group",
   request: {
     params: routeParams,

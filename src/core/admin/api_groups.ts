@@ -9,6 +9,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import { type AdminApi, type AdminContext, API, apiErrors, rawJson } from "./context.ts";
 import { AdminError, success, successSchema } from "./envelope.ts";
+import { jsonBody } from "./json_body.ts";
 import { groupPatchBody, groupView, nameParams } from "./schemas.ts";
 import { restoreGroupSecrets } from "./secrets.ts";
 import { findGroup, showGroup } from "./views.ts";
@@ -43,6 +44,7 @@ const patchGroup = createRoute({
   method: "patch",
   path: `${API}/upstream-groups/{name}`,
   tags: TAG,
+  middleware: [jsonBody] as const,
   summary: "Replace a group's member list",
   description: "The member list is replaced as a whole, atomically: requests already " +
     "running finish where they are, new ones see the new members. Breaker and balancer " +

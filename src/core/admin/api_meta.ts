@@ -1,6 +1,6 @@
 /**
- * The endpoints around the management API: `/health`, `/ready`, `/metrics` (open, no
- * token), `/api/v1/openapi.json` and the `/api/v1/docs` UI (SPEC §7).
+ * The endpoints around the management API: `/health`, `/ready`, `/metrics` (open to
+ * everyone, no token), `/api/v1/openapi.json` and the `/api/v1/docs` UI (SPEC §7).
  *
  * They answer plain text, HTML or a document rather than the JSON envelope, so they
  * are plain Hono routes whose OpenAPI entries are registered by hand.
@@ -27,7 +27,9 @@ export const OPENAPI_INFO = {
     '`{"code":<status>,"status":"success","data":…}`, errors ' +
     '`{"code":<status>,"status":"error","error":{"type":…,"message":…}}`; the HTTP status ' +
     "always equals code. When LLMPROXY_ADMIN_AUTH_TOKEN is set, every /api/v1 call needs " +
-    "`Authorization: Bearer <token>`.",
+    "`Authorization: Bearer <token>` (else 401). When it is unset, only loopback peers " +
+    "(127.0.0.0/8, ::1) may call /api/v1; others get 403. /health, /ready and /metrics " +
+    "are open to everyone.",
 } as const;
 
 /** Name of the bearer security scheme in the document. */
@@ -113,7 +115,7 @@ export function registerMeta(app: AdminApi, options: MetaOptions): void {
         description: "The document",
         content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
       },
-      ...errorResponses([401]),
+      ...errorResponses([401, 403]),
     },
   });
   app.get(`${API}/openapi.json`, (c) => c.json(openApiDocument(app)));
@@ -125,11 +127,12 @@ export function registerMeta(app: AdminApi, options: MetaOptions): void {
     summary: "Interactive API page (only with -d/--debug)",
     description: "A self-contained page (no external assets) that lists the endpoints " +
       "of openapi.json and sends requests; it asks for the bearer token when one is needed. " +
-      "The page itself is static and served without a token; every call it makes needs one.",
+      "The page itself is static and served without a token; every call it makes needs one. " +
+      "Without a configured token, page and calls answer only loopback peers.",
     security: OPEN,
     responses: {
       200: { description: "The page", content: { "text/html": { schema: z.string() } } },
-      ...errorResponses([404], { 404: "Not started with --debug" }),
+      ...errorResponses([403, 404], { 404: "Not started with --debug" }),
     },
   });
   app.get(`${API}/docs`, () => {

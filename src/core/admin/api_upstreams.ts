@@ -10,6 +10,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
 import { type AdminApi, type AdminContext, API, apiErrors, rawJson } from "./context.ts";
 import { AdminError, success, successSchema } from "./envelope.ts";
+import { jsonBody } from "./json_body.ts";
 import { nameParams, upstreamCreateBody, upstreamReplaceBody, upstreamView } from "./schemas.ts";
 import { restoreUpstreamSecrets } from "./secrets.ts";
 import { findUpstream, showUpstream } from "./views.ts";
@@ -47,6 +48,7 @@ const createUpstream = createRoute({
   method: "post",
   path: `${API}/upstreams`,
   tags: TAG,
+  middleware: [jsonBody] as const,
   summary: "Create an upstream",
   description: "The upstream receives traffic once a group lists it " +
     "(PATCH /api/v1/upstream-groups/{name}).",
@@ -61,6 +63,7 @@ const replaceUpstream = createRoute({
   method: "put",
   path: `${API}/upstreams/{name}`,
   tags: TAG,
+  middleware: [jsonBody] as const,
   summary: "Replace an upstream's configuration",
   description: 'Send the whole upstream; "***" where a GET showed a secret keeps the stored ' +
     "one. Breaker and balancer state carry over unless url or breaker change.",

@@ -16,10 +16,11 @@ import { registerForwards } from "./api_forwards.ts";
 import { registerGroups } from "./api_groups.ts";
 import { registerMeta } from "./api_meta.ts";
 import { registerUpstreams } from "./api_upstreams.ts";
-import { bearerToken, tokenChecker } from "./auth.ts";
+import { accessRule } from "./access.ts";
 import { ConfigEditor } from "./config_editor.ts";
-import { type AdminApi, API } from "./context.ts";
+import { type AdminApi, type AdminEnv, API } from "./context.ts";
 import { AdminError, errorResponse, toErrorStatus } from "./envelope.ts";
+import { redactSecrets, secretValues } from "./redact.ts";
 
 /** What the admin listener needs from the process around it. */
 export interface AdminOptions {
@@ -29,8 +30,11 @@ export interface AdminOptions {
   /** Serve the interactive API page at `/api/v1/docs` (`-d/--debug`); 404 otherwise. */
   readonly debug?: boolean;
   /**
-   * When set (and not blank), every `/api/v1` call needs `Authorization: Bearer <token>`
-   * (`LLMPROXY_ADMIN_AUTH_TOKEN`). `/health`, `/ready` and `/metrics` stay open.
+   * When set (and not blank), everything but `/health`, `/ready` and `/metrics` (all of
+   * `/api/v1`) needs `Authorization: Bearer <token>` (`LLMPROXY_ADMIN_AUTH_TOKEN`), from
+   * any address. When unset, everything but those three answers only loopback peers, as
+   * told per request by the second argument of `fetch` (see {@linkcode createAdminApp});
+   * others get 403.
    */
   readonly authToken?: string;
   /** Where configuration changes and internal errors are logged. */
@@ -41,20 +45,22 @@ export interface AdminOptions {
 
 /**
  * Builds the admin app. Serve it with any runtime's `fetch`-style server
- * (the Deno and Node daemons' listeners, a Worker's `fetch`).
+ * (the Deno and Node daemons' listeners, a Worker's `fetch`), passing the connecting
+ * peer's IP address with every request: `admin.fetch(request, { remoteAddr })`.
+ * Without a token, only a peer in 127.0.0.0/8 or `::1` gets past `/health`, `/ready`
+ * and `/metrics`; a request without `remoteAddr` counts as coming from elsewhere.
  *
  * @example
  * ```ts
  * import { createAdminApp } from "./app.ts";
- * const admin = createAdminApp({ gateway, ready: () => true, authToken: "s3cret" });
- * const res = await admin.request("/api/v1/upstreams", {
- *   headers: { authorization: "Bearer s3cret" },
- * });
+ * const admin = createAdminApp({ gateway, ready: () => true });
+ * // In the listener's handler, with the connection's peer address:
+ * const res = await admin.fetch(request, { remoteAddr: conn.remoteAddr });
  * ```
  */
-export function createAdminApp(options: AdminOptions): OpenAPIHono {
+export function createAdminApp(options: AdminOptions): AdminApi {
   const logger = options.logger ?? options.gateway.logger ?? silentLogger;
-  const app: AdminApi = new OpenAPIHono({
+  const app: AdminApi = new OpenAPIHono<AdminEnv>({
     // zod failures (params, body) answer 400 in the error envelope.
     defaultHook: (result) => {
       if (!result.success) {
@@ -63,23 +69,8 @@ export function createAdminApp(options: AdminOptions): OpenAPIHono {
     },
   });
 
-  const token = options.authToken?.trim() ? options.authToken : undefined;
-  if (token !== undefined) {
-    const checker = tokenChecker(token);
-    app.use(`${API}/*`, async (c, next) => {
-      // The docs page is static HTML (nothing of the configuration); a browser cannot
-      // send a bearer header when it opens it, so the page asks for the token itself.
-      if (c.req.method === "GET" && c.req.path === `${API}/docs`) return await next();
-      const offered = bearerToken(c.req.header("authorization"));
-      if (offered === undefined) {
-        throw new AdminError(401, "this endpoint needs the header Authorization: Bearer <token>");
-      }
-      if (!(await checker.matches(offered))) {
-        throw new AdminError(401, "the bearer token is not valid");
-      }
-      await next();
-    });
-  }
+  // Before every route, so that nothing (not even a 404) answers a caller not let in.
+  app.use("*", accessRule(options.authToken));
 
   const editor = new ConfigEditor(options.gateway, logger, options.validate);
   const ctx = { gateway: options.gateway, editor };
@@ -101,9 +92,15 @@ export function createAdminApp(options: AdminOptions): OpenAPIHono {
   });
 
   app.onError((err, c) => {
+    // Messages quote values; none may carry a secret, stored or just sent.
+    const redact = (message: string) =>
+      redactSecrets(message, [
+        ...secretValues(options.gateway.config),
+        ...secretValues(c.get("jsonBody")),
+      ]);
     if (err instanceof AdminError) {
       const headers = err.status === 401 ? { "www-authenticate": "Bearer" } : undefined;
-      return errorResponse(err, headers);
+      return errorResponse(new AdminError(err.status, redact(err.message)), headers);
     }
     if (err instanceof HTTPException) {
       // Framework errors: malformed JSON (400), wrong media type (415 → 400).
@@ -111,12 +108,12 @@ export function createAdminApp(options: AdminOptions): OpenAPIHono {
       const message = err.status === 415
         ? "the request body must be JSON (Content-Type: application/json)"
         : err.message || `HTTP ${err.status}`;
-      return errorResponse(new AdminError(status, message));
+      return errorResponse(new AdminError(status, redact(message)));
     }
     logger.log("error", "admin API internal error", {
       method: c.req.method,
       path: c.req.path,
-      error: err instanceof Error ? err.message : String(err),
+      error: redact(err instanceof Error ? err.message : String(err)),
     });
     return errorResponse(new AdminError(500, "internal error; see the llmproxy log"));
   });

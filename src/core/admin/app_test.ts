@@ -84,12 +84,15 @@ Deno.test("bearer auth: 401 with WWW-Authenticate without or with a wrong token"
   assertEquals((await f.app.request(`${API}/openapi.json`)).status, 401);
 });
 
-Deno.test("without a token (or a blank one) the API is open", async () => {
+Deno.test("without a token (or a blank one) the API is open to loopback peers only", async () => {
   for (const authToken of [undefined, "", "  "]) {
     const f = adminFixture({ authToken });
-    const res = await f.app.request(`${API}/forwards`);
-    assertEquals(res.status, 200);
-    await res.body?.cancel();
+    const local = await f.app.request(`${API}/forwards`, {}, { remoteAddr: "127.0.0.1" });
+    assertEquals(local.status, 200);
+    await local.body?.cancel();
+    const remote = await f.app.request(`${API}/forwards`, {}, { remoteAddr: "10.0.0.7" });
+    assertEquals(remote.status, 403);
+    await remote.body?.cancel();
   }
 });
 

@@ -13,10 +13,16 @@
 
 import { z } from "zod";
 
-/** The error statuses the admin API answers with, and their `type`. */
+/**
+ * The error statuses the admin API answers with, and their `type`. SPEC §7 names five
+ * types and no `Forbidden`; a 403 (no token configured and the caller is not on
+ * loopback) is the closest of them, `Unauthorized`: the caller is not allowed in. The
+ * HTTP status and `code` stay 403, which tells it apart from a missing token.
+ */
 export const ERROR_TYPES = {
   400: "BadRequest",
   401: "Unauthorized",
+  403: "Unauthorized",
   404: "NotFound",
   409: "Conflict",
   500: "InternalServerError",
@@ -121,6 +127,8 @@ export function errorSchema<S extends ErrorStatus>(code: S) {
 const ERROR_DESCRIPTIONS: Record<ErrorStatus, string> = {
   400: "Bad request: invalid JSON, parameters or configuration (message lists every problem)",
   401: "Missing or wrong bearer token (LLMPROXY_ADMIN_AUTH_TOKEN is set)",
+  403: "LLMPROXY_ADMIN_AUTH_TOKEN is unset and the caller is not on loopback " +
+    "(127.0.0.0/8, ::1): without a token only the machine itself may use the API",
   404: "Not found",
   409: "Conflict with the current configuration",
   500: "Internal error",
@@ -149,7 +157,7 @@ export function errorResponses<const S extends ErrorStatus>(
 
 /** Maps any HTTP status to the nearest admin error status (for framework errors). */
 export function toErrorStatus(status: number): ErrorStatus {
-  if (status === 401 || status === 404 || status === 409) return status;
+  if (status === 401 || status === 403 || status === 404 || status === 409) return status;
   // 413, 415 and other client errors: the request was wrong, in the API's vocabulary.
   if (status >= 400 && status < 500) return 400;
   return 500;

@@ -1,9 +1,13 @@
 /**
- * Whether a listen address is reachable only from the machine itself, for the
- * start-up warning about an admin API without a token (SPEC §7).
+ * Loopback addresses (SPEC §7): whether a listen address is reachable only from the
+ * machine itself (the start-up warning about an admin API without a token), and
+ * whether a connecting peer is the machine itself (the admin API without a token
+ * answers only such peers).
  *
  * @module
  */
+
+import { parseIp } from "../net/ip.ts";
 
 /**
  * True for `localhost`, any IPv4 address in 127.0.0.0/8, `::1` (in any spelling) and
@@ -47,4 +51,32 @@ function expandIpv6(a: string): string | undefined {
   const groups = [...head, ...Array(missing).fill("0"), ...tail];
   if (!groups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return undefined;
   return groups.map((g) => g.padStart(4, "0")).join(":");
+}
+
+/**
+ * Whether the connecting peer `address` is the machine itself: an IP literal in
+ * 127.0.0.0/8, `::1`, or an IPv4-mapped loopback (`::ffff:127.x.y.z`, in any IPv6
+ * spelling). Stricter than {@linkcode isLoopbackAddress}: a peer is always an IP, so a
+ * name (`localhost`), a zone id, leading zeros, an empty or missing address all count
+ * as not loopback; whoever cannot say where a request came from gets no access.
+ *
+ * @example
+ * ```ts
+ * import { isLoopbackPeer } from "./loopback.ts";
+ * isLoopbackPeer("127.0.0.1"); // true
+ * isLoopbackPeer("::ffff:127.0.0.1"); // true
+ * isLoopbackPeer(undefined); // false
+ * ```
+ */
+export function isLoopbackPeer(address: string | undefined): boolean {
+  if (typeof address !== "string") return false;
+  const bare = address.startsWith("[") && address.endsWith("]") ? address.slice(1, -1) : address;
+  const ip = parseIp(bare);
+  if (ip === undefined) return false;
+  const p = ip.parts;
+  if (ip.family === 4) return p[0] === 127;
+  const zeros = (n: number) => p.slice(0, n).every((g) => g === 0);
+  if (zeros(7) && p[7] === 1) return true;
+  // ::ffff:127.0.0.0/104, the form a dual-stack listener reports IPv4 peers in.
+  return zeros(5) && p[5] === 0xffff && (p[6]! >> 8) === 127;
 }

@@ -6,23 +6,23 @@ type Json = any;
 
 /** Every endpoint of SPEC §7 with the statuses it must document. */
 const ENDPOINTS: [string, string, number[]][] = [
-  ["get", "/api/v1/forwards", [200, 401]],
-  ["get", "/api/v1/forwards/{name}", [200, 401, 404]],
-  ["get", "/api/v1/forwards/{name}/routes", [200, 401, 404]],
-  ["post", "/api/v1/forwards/{name}/routes", [201, 400, 401, 404, 409]],
-  ["get", "/api/v1/forwards/{name}/routes/{b64path}", [200, 400, 401, 404]],
-  ["put", "/api/v1/forwards/{name}/routes/{b64path}", [200, 400, 401, 404]],
-  ["delete", "/api/v1/forwards/{name}/routes/{b64path}", [204, 400, 401, 404]],
-  ["get", "/api/v1/upstream-groups", [200, 401]],
-  ["get", "/api/v1/upstream-groups/{name}", [200, 401, 404]],
-  ["patch", "/api/v1/upstream-groups/{name}", [200, 400, 401, 404]],
-  ["get", "/api/v1/upstreams", [200, 401]],
-  ["get", "/api/v1/upstreams/{name}", [200, 401, 404]],
-  ["post", "/api/v1/upstreams", [201, 400, 401, 409]],
-  ["put", "/api/v1/upstreams/{name}", [200, 400, 401, 404]],
-  ["delete", "/api/v1/upstreams/{name}", [204, 401, 404, 409]],
-  ["get", "/api/v1/openapi.json", [200, 401]],
-  ["get", "/api/v1/docs", [200, 404]],
+  ["get", "/api/v1/forwards", [200, 401, 403]],
+  ["get", "/api/v1/forwards/{name}", [200, 401, 403, 404]],
+  ["get", "/api/v1/forwards/{name}/routes", [200, 401, 403, 404]],
+  ["post", "/api/v1/forwards/{name}/routes", [201, 400, 401, 403, 404, 409]],
+  ["get", "/api/v1/forwards/{name}/routes/{b64path}", [200, 400, 401, 403, 404]],
+  ["put", "/api/v1/forwards/{name}/routes/{b64path}", [200, 400, 401, 403, 404]],
+  ["delete", "/api/v1/forwards/{name}/routes/{b64path}", [204, 400, 401, 403, 404]],
+  ["get", "/api/v1/upstream-groups", [200, 401, 403]],
+  ["get", "/api/v1/upstream-groups/{name}", [200, 401, 403, 404]],
+  ["patch", "/api/v1/upstream-groups/{name}", [200, 400, 401, 403, 404]],
+  ["get", "/api/v1/upstreams", [200, 401, 403]],
+  ["get", "/api/v1/upstreams/{name}", [200, 401, 403, 404]],
+  ["post", "/api/v1/upstreams", [201, 400, 401, 403, 409]],
+  ["put", "/api/v1/upstreams/{name}", [200, 400, 401, 403, 404]],
+  ["delete", "/api/v1/upstreams/{name}", [204, 401, 403, 404, 409]],
+  ["get", "/api/v1/openapi.json", [200, 401, 403]],
+  ["get", "/api/v1/docs", [200, 403, 404]],
   ["get", "/health", [200]],
   ["get", "/ready", [200, 503]],
   ["get", "/metrics", [200]],
@@ -143,4 +143,24 @@ Deno.test("openapi.json documents the shapes: group members and masked upstream 
   assert.deepEqual(create.required.sort(), ["name", "url"]);
   assert.equal(create.properties.weight.default, 1);
   assert.equal(create.properties.weight.maximum, 65535);
+});
+
+Deno.test("openapi.json describes the 403 of a caller off loopback when no token is set", async () => {
+  const doc = await document();
+  assert.match(doc.info.description, /only loopback peers .* may call \/api\/v1; others get 403/);
+  for (const [method, path] of ENDPOINTS) {
+    const op = doc.paths[path][method];
+    const where = `${method.toUpperCase()} ${path}`;
+    if (!path.startsWith("/api/v1/")) {
+      assert.equal(op.responses["403"], undefined, `${where} is open to everyone`);
+      continue;
+    }
+    const forbidden = op.responses["403"];
+    assert.match(forbidden.description, /LLMPROXY_ADMIN_AUTH_TOKEN is unset .*loopback/, where);
+    const schema = resolve(doc, forbidden.content["application/json"].schema);
+    const code = schema.properties.code;
+    const type = schema.properties.error.properties.type;
+    assert.equal(code.const ?? code.enum?.[0], 403, where);
+    assert.equal(type.const ?? type.enum?.[0], "Unauthorized", where);
+  }
 });

@@ -15,6 +15,12 @@
  * Masking works on the text, never re-serialising a URL, so an unmasked part comes back
  * byte for byte and a round trip changes nothing.
  *
+ * A stored secret stays bound to where it is sent (SPEC §7): `***` stands for it only
+ * while the scheme, host and port it goes to are unchanged, i.e. the upstream's `url`
+ * for the upstream's secrets, the proxy URL for the proxy's password. Otherwise
+ * whoever may write could point an upstream at their own host, send `***`, and receive
+ * the real key with the next request; such a change is a 400 asking for the secret.
+ *
  * @module
  */
 
@@ -141,21 +147,88 @@ export function maskUrl(url: string): string {
 }
 
 /**
+ * The secret values written in a URL: its userinfo password and the values of its
+ * key-carrying query parameters, as written (and percent-decoded, when that differs).
+ */
+export function urlSecrets(url: string): string[] {
+  const p = splitUrl(url);
+  if (!p) return [];
+  const raw = [
+    ...(p.password ? [p.password] : []),
+    ...(p.query ?? []).filter(isSecretParam).map((pair) => paramValue(pair)!),
+  ];
+  const out = new Set(raw);
+  for (const v of raw) {
+    try {
+      out.add(decodeURIComponent(v.replace(/\+/g, " ")));
+    } catch { /* not percent-encoded text */ }
+  }
+  out.delete(MASK);
+  out.delete("");
+  return [...out];
+}
+
+/**
+ * The origin (`scheme://host[:port]`, lower case, default port left out) a URL sends
+ * to, or undefined when it is not an absolute URL.
+ *
+ * @example
+ * ```ts
+ * import { originOf } from "./secrets.ts";
+ * originOf("HTTPS://u:p@API.example:443/v1?key=k"); // "https://api.example"
+ * ```
+ */
+export function originOf(url: string | undefined): string | undefined {
+  if (typeof url !== "string") return undefined;
+  try {
+    const origin = new URL(url).origin;
+    return origin === "null" ? undefined : origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Refuses to restore a stored secret when the URL it is sent to (`incoming`) has a
+ * scheme, host or port other than the stored URL's: a secret never follows to a new
+ * host. `what` names the URL in the message (`url`, `http_client.proxy.url`).
+ */
+function requireSameOrigin(
+  incoming: string | undefined,
+  stored: string | undefined,
+  where: string,
+  what: string,
+): void {
+  const from = originOf(stored);
+  const to = originOf(incoming);
+  if (from !== undefined && from === to) return;
+  throw new AdminError(
+    400,
+    `${where}: "${MASK}" stands for the secret stored for ${from ?? "the old URL"}, but ` +
+      `${what} now ${to === undefined ? "is not an absolute URL" : `sends to ${to}`}; a stored ` +
+      "secret never follows to another scheme, host or port: send the secret itself",
+  );
+}
+
+/**
  * The URL a client meant when it sent `incoming`: each `***` (userinfo password,
  * secret query value) is replaced by the stored URL's value at the same place (same
  * user name, same parameter name). Throws a 400 {@linkcode AdminError} naming `where`
- * when a mask has nothing stored to stand for.
+ * when a mask has nothing stored to stand for, or when `incoming` sends to another
+ * scheme, host or port than `stored`.
  */
 export function restoreUrl(incoming: string, stored: string | undefined, where: string): string {
   if (incoming === stored || !incoming.includes(MASK)) return incoming;
   const p = splitUrl(incoming);
   if (!p) return incoming;
   const s = stored === undefined ? undefined : splitUrl(stored);
+  const restore = () => requireSameOrigin(incoming, stored, where, where);
   let password = p.password;
   if (password === MASK) {
     if (s?.password === undefined || s.password === "" || s.user !== p.user) {
       throw maskWithoutSecret(where, "the URL password");
     }
+    restore();
     password = s.password;
   }
   const query = p.query?.map((pair) => {
@@ -163,6 +236,7 @@ export function restoreUrl(incoming: string, stored: string | undefined, where: 
     const name = paramName(pair);
     const old = s?.query?.find((q) => paramName(q) === name && isSecretParam(q));
     if (old === undefined) throw maskWithoutSecret(where, `query parameter "${name}"`);
+    restore();
     return `${pair.slice(0, pair.indexOf("="))}=${paramValue(old)}`;
   });
   return joinUrl({ ...p, password, query });
@@ -221,23 +295,28 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * Puts stored secrets back where an upstream body (raw JSON, as the client sent it)
  * carries `***`: `auth.token`, `auth.password`, the URL, secret header values. The
  * body is not changed; a copy comes back. `stored` is the upstream being replaced
- * (undefined on create, where any mask is an error).
+ * (undefined on create, where any mask is an error). Each restored secret needs the
+ * body's `url` to send to the stored `url`'s scheme, host and port.
  */
 export function restoreUpstreamSecrets(
   body: Record<string, unknown>,
   stored: UpstreamConfig | undefined,
 ): Record<string, unknown> {
   const out: Record<string, unknown> = { ...body };
-  if (typeof out.url === "string") out.url = restoreUrl(out.url, stored?.url, "url");
+  const incomingUrl = typeof body.url === "string" ? body.url : undefined;
+  const sameHost = (where: string) => requireSameOrigin(incomingUrl, stored?.url, where, "url");
+  if (incomingUrl !== undefined) out.url = restoreUrl(incomingUrl, stored?.url, "url");
   if (isRecord(out.auth)) {
     const auth: Record<string, unknown> = { ...out.auth };
     const storedAuth = stored?.auth;
     if (auth.token === MASK) {
       if (storedAuth?.type !== "bearer") throw maskWithoutSecret("auth.token", "a bearer token");
+      sameHost("auth.token");
       auth.token = storedAuth.token;
     }
     if (auth.password === MASK) {
       if (storedAuth?.type !== "basic") throw maskWithoutSecret("auth.password", "a password");
+      sameHost("auth.password");
       auth.password = storedAuth.password;
     }
     out.auth = auth;
@@ -247,6 +326,7 @@ export function restoreUpstreamSecrets(
       if (!isRecord(h) || h.value !== MASK || typeof h.key !== "string") return h;
       const value = storedHeaderValue(stored?.headers ?? [], h.key, h.op);
       if (value === undefined) throw maskWithoutSecret(`headers[${i}].value`, `header ${h.key}`);
+      sameHost(`headers[${i}].value`);
       return { ...h, value };
     });
   }

@@ -30,11 +30,17 @@ Deno.test("maskUrl masks the userinfo password and key-carrying query values onl
 Deno.test("restoreUrl puts stored values back where the mask stands", () => {
   const stored = "https://u:p4ss@x.example/p?token=t0k&x=1";
   assert.equal(restoreUrl(maskUrl(stored), stored, "url"), stored);
-  // Another host, same user: the password still belongs to that user.
+  // Same scheme, host and port, another path: the secrets stay.
   assert.equal(
-    restoreUrl("https://u:***@y.example/p?token=***", stored, "url"),
-    "https://u:p4ss@y.example/p?token=t0k",
+    restoreUrl("https://u:***@X.example:443/q?token=***", stored, "url"),
+    "https://u:p4ss@X.example:443/q?token=t0k",
   );
+  // Another host, same user: the password does not follow (SPEC §7).
+  assert.throws(
+    () => restoreUrl("https://u:***@y.example/p", stored, "url"),
+    /url: "\*\*\*" stands for the secret stored for https:\/\/x\.example, but url now sends to https:\/\/y\.example/,
+  );
+  assert.throws(() => restoreUrl("https://y.example/p?token=***", stored, "url"), /y\.example/);
   assert.equal(restoreUrl("https://new:pw@x.example", stored, "url"), "https://new:pw@x.example");
   assert.throws(() => restoreUrl("https://other:***@x.example", stored, "url"), AdminError);
   assert.throws(

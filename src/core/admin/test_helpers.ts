@@ -86,9 +86,17 @@ export interface AdminFixture {
   ): Promise<Answer>;
 }
 
-/** Builds the fixture; `fetchFn` serves the gateway's upstream requests. */
+/**
+ * Builds the fixture; `fetchFn` serves the gateway's upstream requests. `call` sends
+ * its requests as from `peer` (default `127.0.0.1`, as a local operator; `null`: no
+ * peer address at all).
+ */
 export function adminFixture(
-  options: Partial<Omit<AdminOptions, "gateway">> & { yaml?: string; fetchFn?: typeof fetch } = {},
+  options: Partial<Omit<AdminOptions, "gateway">> & {
+    yaml?: string;
+    fetchFn?: typeof fetch;
+    peer?: string | null;
+  } = {},
 ): AdminFixture {
   const loaded = loadConfig(options.yaml ?? ADMIN_TEST_YAML);
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
@@ -109,7 +117,8 @@ export function adminFixture(
         init.body = typeof body === "string" ? body : JSON.stringify(body);
         (init.headers as Record<string, string>)["content-type"] ??= "application/json";
       }
-      const res = await app.request(path, init);
+      const peer = options.peer === undefined ? "127.0.0.1" : options.peer;
+      const res = await app.request(path, init, peer === null ? undefined : { remoteAddr: peer });
       const text = await res.text();
       let parsed: unknown = undefined;
       try {
