@@ -4,6 +4,7 @@ import { adminSuite } from "./suite_admin.ts";
 import { mainSuite } from "./suite_main.ts";
 import { processSuite } from "./suite_process.ts";
 import { connectSuite } from "./suite_connect.ts";
+import { connectionSuite } from "./suite_connection.ts";
 
 mainSuite(DENO_DAEMON);
 processSuite(DENO_DAEMON);
@@ -11,3 +12,4 @@ adminSuite(DENO_DAEMON);
 // Deno cannot bound a connect directly: the probe runs once headers are 1 s late and
 // gives up after another 1 s (README, "What each timeout means on Deno").
 connectSuite(DENO_DAEMON, 3000);
+connectionSuite(DENO_DAEMON);

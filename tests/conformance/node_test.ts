@@ -16,6 +16,7 @@ import { adminSuite } from "./suite_admin.ts";
 import { mainSuite } from "./suite_main.ts";
 import { processSuite } from "./suite_process.ts";
 import { connectSuite } from "./suite_connect.ts";
+import { connectionSuite } from "./suite_connection.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const BUNDLE = `${ROOT}dist/llmproxyd.mjs`;
@@ -45,6 +46,7 @@ mainSuite(NODE_DAEMON);
 processSuite(NODE_DAEMON);
 adminSuite(NODE_DAEMON);
 connectSuite(NODE_DAEMON, 2500);
+connectionSuite(NODE_DAEMON);
 
 Deno.test("node: the bundle runs alone from an empty directory", async () => {
   const mock = startMock({ name: "solo" });

@@ -1,5 +1,5 @@
 import type { Listener, ServeOptions } from "../../daemon/runtime.ts";
-import { connectionBudget } from "./fd_budget.ts";
+import { connectionBudget } from "../../daemon/connection_budget.ts";
 
 /**
  * A listener that owns its connections: `Deno.listen` accepts, `Deno.serveHttp` speaks
@@ -62,6 +62,7 @@ class ConnListener implements Listener {
   readonly #max: number;
   readonly #sweep: ReturnType<typeof setInterval>;
   #accepting = true;
+  #acceptErrorLoggedAt = Number.NEGATIVE_INFINITY;
   #draining = false;
   #wakeAccept: (() => void) | undefined;
   #onEmpty: (() => void) | undefined;
@@ -78,7 +79,7 @@ class ConnListener implements Listener {
     const addr = this.#listener.addr as Deno.NetAddr;
     this.hostname = addr.hostname;
     this.port = addr.port;
-    this.#max = options.maxConnections ?? connectionBudget();
+    this.#max = options.maxConnections ?? connectionBudget(readLimits());
     const every = Math.min(1000, Math.max(100, this.#headMs() / 4));
     this.#sweep = setInterval(() => this.#closeOverdue(), every);
     this.#loop = this.#acceptLoop();
@@ -104,7 +105,11 @@ class ConnListener implements Listener {
         // Out of descriptors (EMFILE/ENFILE) or a connection reset before it was
         // accepted: shed what we can, give the process a moment, and go on.
         this.#shedIdle();
-        logError("accept failed", e);
+        const now = Date.now();
+        if (now - this.#acceptErrorLoggedAt >= 10_000) {
+          this.#acceptErrorLoggedAt = now;
+          logError("accept failed; shedding idle connections and retrying", e);
+        }
         await new Promise((r) => setTimeout(r, 50));
         continue;
       }
@@ -257,6 +262,15 @@ class ConnListener implements Listener {
     this.#stopAccepting();
     for (const c of this.#conns) this.#close(c);
     await this.#loop;
+  }
+}
+
+/** Linux's per-process limits, when readable. */
+function readLimits(): string | undefined {
+  try {
+    return Deno.readTextFileSync("/proc/self/limits");
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { connectionBudget } from "../../daemon/connection_budget.ts";
 import type { Listener, ServeOptions } from "../../daemon/runtime.ts";
 import { peerAddress, toRequest } from "./incoming.ts";
 import { writeResponse } from "./outgoing.ts";
@@ -37,6 +39,9 @@ export function nodeServe(options: ServeOptions): Promise<Listener> {
       }
       : {}),
   });
+  // Connections beyond the budget are closed at once (Node sheds them), so upstream
+  // sockets always find a descriptor.
+  server.maxConnections = options.maxConnections ?? connectionBudget(readLimits());
   const refreshLimits = () => {
     const ms = options.timeouts?.().headMs;
     if (ms === undefined || ms === server.headersTimeout) return;
@@ -60,8 +65,12 @@ export function nodeServe(options: ServeOptions): Promise<Listener> {
     res.once("finish", () => server.closeIdleConnections());
 
   let listenerHost = "";
+  // A reload may change the limits: follow them (Node reads these on every check).
+  const follow = limitMs !== undefined ? setInterval(refreshLimits, 1000) : undefined;
+  follow?.unref();
+  server.once("close", () => clearInterval(follow));
+
   const onRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    refreshLimits();
     running.add(res);
     // Write errors show as "close" (handled below); never let one crash the process.
     res.on("error", () => {});
@@ -151,6 +160,15 @@ export function nodeServe(options: ServeOptions): Promise<Listener> {
       resolve({ hostname: addr.address, port: addr.port, shutdown, close });
     });
   });
+}
+
+/** Linux's per-process limits, when readable. */
+function readLimits(): string | undefined {
+  try {
+    return readFileSync("/proc/self/limits", "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 function logError(error: unknown): void {

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { connectionBudget, openFileLimit } from "./fd_budget.ts";
+import { connectionBudget, openFileLimit } from "./connection_budget.ts";
 
 const LIMITS = `Limit                     Soft Limit           Hard Limit           Units
 Max cpu time              unlimited            unlimited            seconds
