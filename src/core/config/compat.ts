@@ -16,16 +16,22 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  */
 export function compatWarnings(data: unknown): Finding[] {
   const findings: Finding[] = [];
-  const groups = isRecord(data) && Array.isArray(data.upstream_groups) ? data.upstream_groups : [];
+  const list = isRecord(data) && Object.hasOwn(data, "upstream_groups")
+    ? data.upstream_groups
+    : undefined;
+  const groups = Array.isArray(list) ? list : [];
   groups.forEach((group, i) => {
-    if (!isRecord(group) || !isRecord(group.http_client)) return;
-    const client = group.http_client;
-    if (client.stream === undefined || client.stream_mode === undefined) return;
+    // Own keys only: a mapping in the file may hold any key, "constructor" included.
+    const http = isRecord(group) && Object.hasOwn(group, "http_client") ? group.http_client : {};
+    if (!isRecord(http)) return;
+    const stream = Object.hasOwn(http, "stream") ? http.stream : undefined;
+    const streamMode = Object.hasOwn(http, "stream_mode") ? http.stream_mode : undefined;
+    if (stream === undefined || streamMode === undefined) return;
     findings.push({
       severity: "warning",
       path: ["upstream_groups", i, "http_client", "stream_mode"],
-      message: `both "stream" and "stream_mode" are set; "stream" (${String(client.stream)}) ` +
-        `wins and "stream_mode" (${String(client.stream_mode)}) is ignored`,
+      message: `both "stream" and "stream_mode" are set; "stream" (${String(stream)}) ` +
+        `wins and "stream_mode" (${String(streamMode)}) is ignored`,
       at: "key",
     });
   });

@@ -25,11 +25,22 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/**
+ * The own keys of a mapping in an object without a prototype (an empty one for
+ * anything else), so that reading `.name` or `.port` can only ever find what the
+ * configuration holds, never a member of `Object.prototype`.
+ */
+function own(value: unknown): Record<string, unknown> {
+  const copy = Object.create(null) as Record<string, unknown>;
+  // Object.assign defines "__proto__" as an own key here: there is no prototype setter.
+  return isRecord(value) ? Object.assign(copy, value) : copy;
+}
+
 function entries(value: unknown, path: ConfigPath): Entry[] {
   if (!Array.isArray(value)) return [];
   const out: Entry[] = [];
   value.forEach((item, i) => {
-    if (isRecord(item)) out.push({ value: item, path: [...path, i] });
+    if (isRecord(item)) out.push({ value: own(item), path: [...path, i] });
   });
   return out;
 }
@@ -47,8 +58,8 @@ export function crossCheck(
   const findings: Finding[] = [];
   const error = (path: ConfigPath, message: string) =>
     findings.push({ severity: "error", path, message });
-  const root = isRecord(data) ? data : {};
-  const server = isRecord(root.http_server) ? root.http_server : {};
+  const root = own(data);
+  const server = own(root.http_server);
   const forwards = entries(server.forwards, ["http_server", "forwards"]);
   const upstreams = entries(root.upstreams, ["upstreams"]);
   const groups = entries(root.upstream_groups, ["upstream_groups"]);
@@ -202,7 +213,7 @@ function checkListeners(
   }
   const adminValue = server.admin === undefined || server.admin === null ? {} : server.admin;
   if (isRecord(adminValue)) {
-    const l = listenerOf(adminValue, ["http_server", "admin"], "the admin listener", 9000);
+    const l = listenerOf(own(adminValue), ["http_server", "admin"], "the admin listener", 9000);
     if (l) listeners.push(l);
   }
   listeners.forEach((l, i) => {

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { printable } from "./text.ts";
 import type { Config } from "./types.ts";
 
 /** One problem (or remark) found while loading or validating a configuration. */
@@ -46,8 +47,8 @@ export type ConfigPath = readonly (string | number)[];
  */
 export function formatDiagnostic(file: string, d: ConfigDiagnostic): string {
   const where = d.line > 0 ? `${file}:${d.line}:${d.column}` : file;
-  const path = d.path === "" ? "" : `${d.path}: `;
-  const message = d.severity === "warning" ? `warning: ${d.message}` : d.message;
+  const path = d.path === "" ? "" : `${printable(d.path)}: `;
+  const message = printable(d.severity === "warning" ? `warning: ${d.message}` : d.message);
   return `${where}: ${path}${message}`;
 }
 
@@ -56,7 +57,7 @@ export function formatPath(path: ConfigPath): string {
   let out = "";
   for (const segment of path) {
     if (typeof segment === "number") out += `[${segment}]`;
-    else out += out === "" ? segment : `.${segment}`;
+    else out += out === "" ? printable(segment) : `.${printable(segment)}`;
   }
   return out;
 }

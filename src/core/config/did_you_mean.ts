@@ -25,9 +25,9 @@ export function levenshtein(a: string, b: string): number {
  * Keys the Rust release (or its older READMEs) spelled differently. Too far apart for
  * the edit distance, yet the first thing a migrating user types.
  */
-const RENAMES: Readonly<Record<string, string>> = {
-  upstream_group: "default_group",
-};
+const RENAMES: ReadonlyMap<string, string> = new Map([
+  ["upstream_group", "default_group"],
+]);
 
 /**
  * The closest candidate to `word`, if one is close enough to be a likely typo: equal
@@ -36,7 +36,8 @@ const RENAMES: Readonly<Record<string, string>> = {
  */
 export function suggest(word: string, candidates: Iterable<string>): string | undefined {
   const list = [...candidates];
-  const renamed = RENAMES[word];
+  // A Map: `word` comes from the file, and may be "constructor" or "__proto__".
+  const renamed = RENAMES.get(word);
   if (renamed !== undefined && list.includes(renamed)) return renamed;
   const lower = word.toLowerCase();
   const sameCase = list.find((c) => c.toLowerCase() === lower);
@@ -45,6 +46,9 @@ export function suggest(word: string, candidates: Iterable<string>): string | un
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of list) {
+    // The distance is at least the difference in length: skip the quadratic work for a
+    // long key pasted where a short one belongs.
+    if (Math.abs(candidate.length - word.length) > limit) continue;
     const d = levenshtein(lower, candidate.toLowerCase());
     if (d <= limit && d < bestDistance) {
       best = candidate;

@@ -20,3 +20,10 @@ Deno.test("suggest: close keys, case, renames; nothing when far", () => {
   assert.equal(didYouMean("routes", ["routing"]), "");
   assert.equal(didYouMean("routng", ["routing"]), '; did you mean "routing"?');
 });
+
+Deno.test("suggest: prototype names are plain words, not renames", () => {
+  for (const word of ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"]) {
+    assert.equal(suggest(word, ["default_group", "name"]), undefined, word);
+  }
+  assert.equal(suggest("upstream_group", ["default_group"]), "default_group");
+});

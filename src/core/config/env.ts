@@ -78,11 +78,13 @@ export function expandEnv(
     return value.map((item, i) => expandEnv(item, env, findings, [...path, i]));
   }
   if (typeof value === "object" && value !== null) {
-    const out: Record<string, unknown> = {};
+    // fromEntries defines own properties: `out[key] = …` with the key "__proto__" would
+    // replace the copy's prototype instead (outside Deno), and the key would vanish.
+    const out: [string, unknown][] = [];
     for (const [key, item] of Object.entries(value)) {
-      out[key] = expandEnv(item, env, findings, [...path, key]);
+      out.push([key, expandEnv(item, env, findings, [...path, key])]);
     }
-    return out;
+    return Object.fromEntries(out);
   }
   return value;
 }

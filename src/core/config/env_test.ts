@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { Finding } from "./diagnostics.ts";
 import { expandEnv, expandString } from "./env.ts";
+import { withProtoAccessor } from "./test_helpers.ts";
 
 const vars: Record<string, string> = { HOST: "example.com", PORT: "8080", EMPTY: "" };
 const env = (name: string) => vars[name];
@@ -54,4 +55,14 @@ Deno.test("expandEnv: every string value at any depth, never keys, input untouch
   });
   assert.equal(input.list[0], "${PORT}");
   assert.deepEqual(f, []);
+});
+
+Deno.test("expandEnv keeps a __proto__ key as an own key, where __proto__ is a setter too", () => {
+  const input = JSON.parse('{"__proto__": {"name": "${NAME}"}, "url": "x"}');
+  for (const run of [<T>(fn: () => T) => fn(), withProtoAccessor]) {
+    const out = run(() => expandEnv(input, () => "n", [])) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(out), ["__proto__", "url"]);
+    assert.equal(Object.getPrototypeOf(out), Object.prototype);
+    assert.deepEqual(Object.getOwnPropertyDescriptor(out, "__proto__")?.value, { name: "n" });
+  }
 });

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { describeCharacter } from "./text.ts";
+
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Whether `name` is an HTTP field name (an RFC 9110 token). */
@@ -12,15 +14,28 @@ export function isHeaderName(name: string): boolean {
 }
 
 /**
- * Whether `value` can be sent as an HTTP field value: no CR, LF or NUL (they would split
- * or end the header), and only Latin-1 characters (`Headers` refuses anything wider).
+ * Whether `value` can be sent as an HTTP field value (RFC 9110 §5.5): tab, visible
+ * ASCII, space and Latin-1 only. CR, LF and NUL would split or end the header; other
+ * control characters are refused by some runtimes (Node's `http`) and not others, so a
+ * value holding one would fail only on some; anything wider than Latin-1 is refused by
+ * `Headers` everywhere.
  */
 export function isHeaderValue(value: string): boolean {
+  return headerValueProblem(value) === undefined;
+}
+
+/**
+ * Describes the first character that keeps `value` from being an HTTP field value
+ * (`a line break`, `the control character U+0001`, `the character "€" (U+20AC)`), or
+ * `undefined` when it is one. Names the character only, so it serves for secrets too.
+ */
+export function headerValueProblem(value: string): string | undefined {
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
-    if (c === 0 || c === 10 || c === 13 || c > 255) return false;
+    if (c === 9 || (c >= 0x20 && c <= 0x7e) || (c >= 0x80 && c <= 0xff)) continue;
+    return describeCharacter(String.fromCodePoint(value.codePointAt(i)!));
   }
-  return true;
+  return undefined;
 }
 
 /** Whether `text` is an absolute `http:` or `https:` URL with a host. */

@@ -25,6 +25,7 @@ import { type EnvLookup, expandEnv } from "./env.ts";
 import { normalizeConfig } from "./normalize.ts";
 import { configSchema, type ParsedConfig } from "./schema.ts";
 import { walkShape } from "./shape_walk.ts";
+import { printable } from "./text.ts";
 import { parseYaml, type Position, type YamlProblem } from "./yaml_source.ts";
 
 /** Options of {@linkcode validateConfig}. */
@@ -72,12 +73,53 @@ const TOP_LEVEL = "a mapping with http_server, upstreams and upstream_groups";
  * ```
  */
 export function loadConfig(text: string, options: LoadOptions = {}): LoadResult {
+  try {
+    return load(text, options);
+  } catch (e) {
+    return internalError(e, { line: 1, column: 1 });
+  }
+}
+
+/**
+ * Validates a configuration given as a plain object (as the admin API builds one):
+ * the same checks and messages as {@linkcode loadConfig}, with line and column 0.
+ *
+ * Strings are taken as they are: no `${VAR}` expansion happens here, so that a request
+ * body can never pull the proxy's environment into a URL or header.
+ */
+export function validateConfig(value: unknown, options: ValidateOptions = {}): LoadResult {
+  try {
+    return validate(value, [], options, NO_POSITION, []);
+  } catch (e) {
+    return internalError(e, { line: 0, column: 0 });
+  }
+}
+
+/**
+ * The last line of defence: whatever a file holds, loading answers with diagnostics,
+ * never an exception (a throw would print a stack trace for `-t`, and end the daemon
+ * on SIGHUP). Reaching this is a bug; the message says so.
+ */
+function internalError(e: unknown, position: Position): LoadResult {
+  const why = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  const message = printable(
+    `internal error while checking the configuration (${why}); the configuration was ` +
+      "not applied; please report this with the file that caused it",
+  );
+  return {
+    ok: false,
+    errors: [{ severity: "error", path: "", ...position, message }],
+    warnings: [],
+  };
+}
+
+function load(text: string, options: LoadOptions): LoadResult {
   const parsed = parseYaml(text);
   const yamlDiagnostic = (p: YamlProblem): ConfigDiagnostic => ({
     severity: p.severity,
     path: "",
     ...p.position,
-    message: p.message,
+    message: printable(p.message),
   });
   const yamlWarnings = parsed.warnings.map(yamlDiagnostic);
   if (!parsed.ok) {
@@ -96,17 +138,6 @@ export function loadConfig(text: string, options: LoadOptions = {}): LoadResult 
   const findings: Finding[] = [];
   const data = expandEnv(source.data, options.env ?? (() => undefined), findings);
   return validate(data, findings, options, source.locate, yamlWarnings);
-}
-
-/**
- * Validates a configuration given as a plain object (as the admin API builds one):
- * the same checks and messages as {@linkcode loadConfig}, with line and column 0.
- *
- * Strings are taken as they are: no `${VAR}` expansion happens here, so that a request
- * body can never pull the proxy's environment into a URL or header.
- */
-export function validateConfig(value: unknown, options: ValidateOptions = {}): LoadResult {
-  return validate(value, [], options, NO_POSITION, []);
 }
 
 function validate(
@@ -131,18 +162,20 @@ function validate(
     const coerced = walkShape(configSchema, data, findings);
     const result = configSchema.safeParse(coerced);
     if (result.success) parsed = result.data;
-    else findings.push(...result.error.issues.map((issue) => issueFinding(issue, coerced)));
-    findings.push(
-      ...compatWarnings(coerced),
-      ...crossCheck(coerced, options.compileRoute, options.checkListeners ?? true),
-    );
+    else for (const issue of result.error.issues) findings.push(issueFinding(issue, coerced));
+    // Loops rather than push(...list): a large file can hold more findings than a call
+    // may take arguments.
+    for (const f of compatWarnings(coerced)) findings.push(f);
+    const checkListeners = options.checkListeners ?? true;
+    for (const f of crossCheck(coerced, options.compileRoute, checkListeners)) findings.push(f);
   }
 
   const place = (f: Finding): ConfigDiagnostic => ({
     severity: f.severity,
     path: formatPath(f.path),
     ...locate(f.path, f.at),
-    message: f.message,
+    // Messages quote what the file holds: a CR in a name must not split the line.
+    message: printable(f.message),
   });
   const all = findings
     .filter((f, i) =>
@@ -160,7 +193,9 @@ function validate(
 function valueAt(data: unknown, path: ConfigPath): unknown {
   let node = data;
   for (const segment of path) {
-    if (typeof node !== "object" || node === null) return undefined;
+    if (typeof node !== "object" || node === null || !Object.hasOwn(node, segment)) {
+      return undefined;
+    }
     node = (node as Record<string | number, unknown>)[segment];
   }
   return node;

@@ -278,12 +278,12 @@ Deno.test("auth, headers, url, address, strategy, trusted_proxies and hosts are 
     [
       "upstreams[0].headers",
       [{ op: "insert", key: "X-A", value: "a\r\nb" }],
-      "upstreams[0].headers[0].value: must be a valid HTTP header value (no CR, LF or NUL; Latin-1 only), got a value with a line break",
+      "upstreams[0].headers[0].value: must be a valid HTTP header value (no control characters such as CR, LF or NUL; Latin-1 only), got a value with a line break",
     ],
     [
       "upstreams[0].headers",
       [{ op: "insert", key: "X-Version", value: 2 }],
-      "upstreams[0].headers[0].value: must be a valid HTTP header value (no CR, LF or NUL; Latin-1 only), got 2; put it in quotes if it is meant as text",
+      "upstreams[0].headers[0].value: must be a valid HTTP header value (no control characters such as CR, LF or NUL; Latin-1 only), got 2; put it in quotes if it is meant as text",
     ],
     [
       "upstreams[0].auth",

@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { describeValue } from "./diagnostics.ts";
 import { didYouMean } from "./did_you_mean.ts";
+import { isPrintable } from "./text.ts";
 
 type ErrorFn = (issue: { readonly input?: unknown }) => string;
 
@@ -55,27 +56,48 @@ export function mustBeText(what: string): ErrorFn {
 
 /**
  * A non-empty string holding a secret (token, password): messages name the kind of
- * value that came, never the value, since they end up in logs.
+ * value that came, never the value, since they end up in logs. `problem`, when given,
+ * describes what else is wrong with a non-empty string (`a line break`), or returns
+ * `undefined` when nothing is; `what` says what is wanted then.
  */
-export function secret() {
-  const error: ErrorFn = (issue) => {
-    const v = issue.input;
-    const kind = typeof v === "number"
+export function secret(
+  what = "a non-empty string",
+  problem: (text: string) => string | undefined = () => undefined,
+) {
+  const kindOf = (v: unknown): string =>
+    typeof v === "number"
       ? "a number; put it in quotes if it is meant as text"
       : typeof v === "boolean"
       ? "a boolean; put it in quotes if it is meant as text"
       : typeof v === "string"
       ? "an empty string"
       : describeValue(v);
-    return `must be a non-empty string, got ${kind}`;
+  const error: ErrorFn = (issue) => {
+    const v = issue.input;
+    const wrong = typeof v === "string" && v !== "" ? problem(v) : undefined;
+    // Text of the wrong kind hears the plain rule; text with a bad character, the full one.
+    if (wrong === undefined) return `must be a non-empty string, got ${kindOf(v)}`;
+    return `must be ${what}, got a value with ${wrong}`;
   };
-  return z.string({ error }).min(1, { error });
+  return z.string({ error }).min(1, { error }).refine((v) => problem(v) === undefined, {
+    error,
+  });
 }
 
 /** A string that is not empty. */
 export function nonEmpty(what = "a non-empty string") {
   const error = mustBeText(what);
   return z.string({ error }).min(1, { error });
+}
+
+/**
+ * A name (of a forward, upstream or group, or a reference to one): not empty, and
+ * without control characters, line separators or unpaired surrogates, because names
+ * become metric labels and log fields, where a CR or LF would forge a line.
+ */
+export function name(what = "a non-empty string") {
+  const error = mustBe(`${what} without control characters (such as CR, LF, tab or NUL)`);
+  return nonEmpty(what).refine(isPrintable, { error });
 }
 
 /** A string accepted by `check`, described by `what` in messages. */

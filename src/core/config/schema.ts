@@ -12,7 +12,7 @@
 
 import { z } from "zod";
 import { BYTE_SIZE_UNITS, DEFAULT_MAX_BODY_SIZE, parseByteSize } from "./byte_size.ts";
-import { isHeaderName, isHeaderValue, isHttpUrl } from "./http_syntax.ts";
+import { headerValueProblem, isHeaderName, isHttpUrl } from "./http_syntax.ts";
 import { isCidr, isHostname, isListenAddress } from "./net.ts";
 import {
   bool,
@@ -21,12 +21,14 @@ import {
   mapping,
   mustBe,
   mustBeText,
+  name,
   nonEmpty,
   numberIn,
   oneOf,
   secret,
   stringThat,
 } from "./rules.ts";
+import { unprintableProblem } from "./text.ts";
 
 /** The balancing strategies of SPEC §4.2. */
 export const STRATEGIES = [
@@ -41,23 +43,19 @@ const port = () => intIn(1, 65535);
 const listenAddress = () => stringThat('an IPv4 or IPv6 address or "localhost"', isListenAddress);
 const httpUrl = () => stringThat("an absolute http(s) URL", isHttpUrl);
 const weight = () => intIn(1, 65535).default(1);
+const HEADER_VALUE =
+  "a valid HTTP header value (no control characters such as CR, LF or NUL; Latin-1 only)";
+
 // Header values often carry keys (`x-api-key`), and a key read from the environment
 // often ends in a newline: say what is wrong with the value without printing it.
 const headerValue = () => {
-  const what = "a valid HTTP header value (no CR, LF or NUL; Latin-1 only)";
-  const other = mustBeText(what);
+  const other = mustBeText(HEADER_VALUE);
   const error = (issue: { readonly input?: unknown }) => {
     const v = issue.input;
     if (typeof v !== "string") return other(issue);
-    const wide = [...v].find((c) => c.codePointAt(0)! > 255);
-    const got = /[\r\n]/.test(v)
-      ? "a value with a line break"
-      : v.includes("\0")
-      ? "a value with a NUL character"
-      : `a value with the character ${JSON.stringify(wide)}`;
-    return `must be ${what}, got ${got}`;
+    return `must be ${HEADER_VALUE}, got a value with ${headerValueProblem(v)}`;
   };
-  return z.string({ error }).refine(isHeaderValue, { error });
+  return z.string({ error }).refine((v) => headerValueProblem(v) === undefined, { error });
 };
 
 const byteSize = () => {
@@ -73,7 +71,7 @@ const byteSize = () => {
 /** `routing[]` entry of a forward: a path pattern (SPEC §3) and the group it goes to. */
 export const routeRuleSchema = mapping({
   path: nonEmpty("a non-empty path pattern"),
-  target_group: nonEmpty("a group name"),
+  target_group: name("a group name"),
 });
 
 /** `ratelimit` of a forward; present means on unless `enabled: false`. */
@@ -87,10 +85,10 @@ const connectTimeout = () => mapping({ connect: intIn(1, 120).default(10) }).pre
 
 /** One `http_server.forwards[]` entry (an inbound listener). */
 export const forwardSchema = mapping({
-  name: nonEmpty(),
+  name: name(),
   port: port().default(3000),
   address: listenAddress().default("0.0.0.0"),
-  default_group: nonEmpty("a group name"),
+  default_group: name("a group name"),
   routing: list(routeRuleSchema).default([]),
   ratelimit: rateLimitSchema.optional(),
   timeout: connectTimeout(),
@@ -111,12 +109,26 @@ export const adminSchema = mapping({
 
 const AUTH_TYPES = ["none", "bearer", "basic"] as const;
 
+// Basic auth joins the user name and the password with ":", so the name cannot hold one.
+const userName = () => {
+  const colon = mustBe(
+    'a user name without ":" (Basic auth puts one between the name and the password)',
+  );
+  return name("a non-empty user name").refine((v) => !v.includes(":"), { error: colon });
+};
+
 /** `auth` of an upstream; `bearer` needs `token`, `basic` needs `username` and `password`. */
 export const authSchema = mapping({
   type: oneOf(AUTH_TYPES).default("none"),
-  token: secret().optional(),
-  username: nonEmpty().optional(),
-  password: secret().optional(),
+  // "Bearer <token>" is sent as it is, so the token must be a header value itself.
+  token: secret(`a non-empty string that is ${HEADER_VALUE}`, headerValueProblem).optional(),
+  username: userName().optional(),
+  // Basic credentials are base64-encoded, so any text fits; a control character is
+  // still a mistake (a newline from a file or the environment), and would be sent.
+  password: secret(
+    "a non-empty string without control characters (such as CR, LF or NUL)",
+    unprintableProblem,
+  ).optional(),
 }).superRefine((auth, ctx) => {
   const need = (key: "token" | "username" | "password") => {
     if (auth[key] === undefined) {
@@ -161,7 +173,7 @@ export const breakerSchema = mapping({
 
 /** One `upstreams[]` entry (a backend endpoint). Accepts its own snapshot back. */
 export const upstreamSchema = mapping({
-  name: nonEmpty(),
+  name: name(),
   url: httpUrl(),
   auth: authSchema.prefault({}),
   headers: list(headerOpSchema).default([]),
@@ -208,13 +220,13 @@ export const httpClientSchema = mapping({
 
 /** A member of a group: an upstream name and its weight. */
 export const groupMemberSchema = mapping({
-  name: nonEmpty("an upstream name"),
+  name: name("an upstream name"),
   weight: weight(),
 });
 
 /** One `upstream_groups[]` entry. Accepts its own snapshot back. */
 export const groupSchema = mapping({
-  name: nonEmpty(),
+  name: name(),
   upstreams: list(groupMemberSchema).min(1, {
     error: mustBe("a list of at least one upstream"),
   }),

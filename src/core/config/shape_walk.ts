@@ -93,7 +93,9 @@ function walkObject(
   const known = Object.keys(shape);
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
-    const child = shape[key];
+    // Own keys only: `shape.toString` or `shape.constructor` is Object.prototype's, not a
+    // schema, and a key of that name in the file is simply unknown.
+    const child = Object.hasOwn(shape, key) ? shape[key] : undefined;
     if (child === undefined) {
       findings.push({
         severity: "warning",
@@ -111,6 +113,8 @@ function walkObject(
 
 function unknownKeyMessage(key: string, known: readonly string[]): string {
   const hit = suggest(key, known);
-  if (hit !== undefined) return `unknown key "${key}" is ignored; did you mean "${hit}"?`;
-  return `unknown key "${key}" is ignored; keys allowed here: ${known.join(", ")}`;
+  // Quoted as JSON: a key may hold quotes, backslashes or control characters.
+  const quoted = JSON.stringify(key);
+  if (hit !== undefined) return `unknown key ${quoted} is ignored; did you mean "${hit}"?`;
+  return `unknown key ${quoted} is ignored; keys allowed here: ${known.join(", ")}`;
 }

@@ -49,3 +49,30 @@ export function report(file: string, result: LoadResult): string[] {
   const errors = result.ok ? [] : result.errors;
   return [...errors, ...result.warnings].map((d) => formatDiagnostic(file, d));
 }
+
+/**
+ * Runs `fn` with `Object.prototype.__proto__` working, as Node and Workers have it.
+ * Deno disables it (reading gives `undefined`, writing does nothing), so there
+ * `obj["__proto__"] = value` is harmless; elsewhere it replaces the prototype, and a
+ * configuration key of that name would vanish.
+ */
+export function withProtoAccessor<T>(fn: () => T): T {
+  const saved = Object.getOwnPropertyDescriptor(Object.prototype, "__proto__");
+  Object.defineProperty(Object.prototype, "__proto__", {
+    configurable: true,
+    get(this: object) {
+      return Object.getPrototypeOf(this);
+    },
+    set(this: object, proto: unknown) {
+      if (typeof proto === "object" || typeof proto === "function") {
+        Object.setPrototypeOf(this, proto);
+      }
+    },
+  });
+  try {
+    return fn();
+  } finally {
+    if (saved === undefined) delete (Object.prototype as { __proto__?: unknown }).__proto__;
+    else Object.defineProperty(Object.prototype, "__proto__", saved);
+  }
+}

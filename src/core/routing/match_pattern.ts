@@ -6,6 +6,7 @@
  */
 
 import type { CompiledPattern } from "./pattern.ts";
+import { testSegment } from "./regex_safety.ts";
 
 /**
  * Splits a request path into the segments that patterns are matched against: the
@@ -49,7 +50,7 @@ export function matchPattern(
         pairs.push([ps.name, seg]);
         break;
       case "regex":
-        if (seg === "" || !ps.regex.test(seg)) return undefined;
+        if (seg === "" || !testSegment(ps.regex, seg)) return undefined;
         pairs.push([ps.name, seg]);
         break;
       case "wildcard":

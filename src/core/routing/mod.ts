@@ -26,5 +26,6 @@ export {
   RoutePatternError,
 } from "./pattern.ts";
 export { comparePatterns } from "./priority.ts";
+export { MAX_REGEX_SEGMENT } from "./regex_safety.ts";
 export { matchPattern } from "./match_pattern.ts";
 export { type RouteMatch, Router, type RouteRule } from "./router.ts";

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { checkRegexSafety, RegexHazard } from "./regex_safety.ts";
+
 /** One segment of a compiled pattern. */
 export type PatternSegment =
   /** Matches exactly `value` (which may be empty: `/a/` ends in an empty segment). */
@@ -84,6 +86,11 @@ const PARAM_NAME_RULE =
  * flags, anchored to the whole segment); `{name}` as a synonym of `:name`; `*` for
  * exactly one segment, or, as the last segment, for the rest of the path. Static
  * text is compared with the request path as sent (percent-encoded, not decoded).
+ *
+ * Request paths come from anyone, so a regex must be cheap on every input: one that
+ * could backtrack catastrophically (`(a+)+`, backreferences, lookarounds; see
+ * `regex_safety.ts`) is refused here, and a regex is never run on a segment longer
+ * than `MAX_REGEX_SEGMENT` (1 KiB): such a segment does not match it.
  *
  * @example
  * ```ts
@@ -275,11 +282,22 @@ function readBraceParam(path: string, start: number): { segment: PatternSegment;
 }
 
 function compileRegex(path: string, offset: number, source: string): RegExp {
+  const control = /[\p{Cc}\u2028\u2029]/u.exec(source);
+  if (control !== null) {
+    // Patterns are metric labels and log fields; a request path never holds one anyway.
+    throw new RoutePatternError(
+      path,
+      offset + control.index,
+      `regex ${JSON.stringify(source)} contains the control character ` +
+        `${JSON.stringify(control[0])}, which a request path never holds`,
+    );
+  }
+  let regex: RegExp;
   try {
     // Compiled bare first: "a)|(b" would pass once wrapped in "^(?:...)$" but means
     // something else there.
     new RegExp(source);
-    return new RegExp(`^(?:${source})$`);
+    regex = new RegExp(`^(?:${source})$`);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     throw new RoutePatternError(
@@ -289,6 +307,17 @@ function compileRegex(path: string, offset: number, source: string): RegExp {
         "without slashes or flags",
     );
   }
+  try {
+    checkRegexSafety(source);
+  } catch (e) {
+    if (!(e instanceof RegexHazard)) throw e;
+    throw new RoutePatternError(
+      path,
+      offset + e.offset,
+      `regex ${JSON.stringify(source)} may backtrack catastrophically: ${e.problem}`,
+    );
+  }
+  return regex;
 }
 
 function checkName(path: string, offset: number, name: string): void {

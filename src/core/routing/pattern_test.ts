@@ -186,3 +186,51 @@ Deno.test("compile error: the message names the pattern", () => {
   const e = compileError("/x/:");
   assert.ok(e.message.startsWith('invalid route pattern "/x/:": '), e.message);
 });
+
+Deno.test("compile error: a regex that could backtrack catastrophically", () => {
+  const e = compileError("/x/{id:(a+)+$}");
+  assert.match(
+    e.message,
+    /^invalid route pattern "\/x\/\{id:\(a\+\)\+\$\}": regex "\(a\+\)\+\$" may backtrack catastrophically: nested quantifier/,
+  );
+  assert.equal(e.offset, 7); // the repeated group
+  const refused: [string, RegExp][] = [
+    ["/x/{id:(a*)*}", /nested quantifier/],
+    ["/x/{id:(\\w+\\s?)+}", /nested quantifier/],
+    ["/x/{id:(a|ab)+}", /branches that can match the same text/],
+    ["/x/{id:\\d*\\d*\\d*}", /quantifiers that can match the same characters/],
+    ["/x/{id:(a)\\1}", /backreferences \(\\1\)/],
+    ["/x/{id:(?=a)a}", /lookaheads and lookbehinds/],
+    ["/x/{id:(?<!a)b}", /lookaheads and lookbehinds/],
+  ];
+  for (const [pattern, why] of refused) {
+    assert.match(compileError(pattern).message, why, pattern);
+    assert.match(compileError(pattern).message, /may backtrack catastrophically/, pattern);
+  }
+});
+
+Deno.test("compilePattern: everyday regexes pass the backtracking check", () => {
+  for (
+    const regex of [
+      "[0-9]+",
+      "[a-z0-9.-]+",
+      "[A-Z][A-Z][A-Z][0-9][0-9][0-9]",
+      "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+      "[a-z0-9]+(-[a-z0-9]+)*",
+      "(gpt|claude)-.+",
+      "[0-9]+(\\.[0-9]+)?",
+      "v1|v2",
+      ".*",
+      "[^/]+\\.json",
+      "(?<n>[0-9]+)",
+    ]
+  ) {
+    assert.equal(compilePattern(`/x/{id:${regex}}`).segments[1]!.kind, "regex", regex);
+  }
+});
+
+Deno.test("compile error: a control character in a regex", () => {
+  const e = compileError("/x/{id:a\rb}");
+  assert.match(e.message, /regex "a\\rb" contains the control character "\\r"/);
+  assert.equal(e.offset, 8);
+});

@@ -8,6 +8,7 @@
 import { splitPath } from "./match_pattern.ts";
 import { type CompiledPattern, compilePattern } from "./pattern.ts";
 import { comparePatterns } from "./priority.ts";
+import { testSegment } from "./regex_safety.ts";
 
 /** One routing rule: a pattern and what a match on it yields. */
 export interface RouteRule<T> {
@@ -207,7 +208,7 @@ function walk(
   if (seg === "") return best;
   if (node.regexes !== undefined) {
     for (const edge of node.regexes.values()) {
-      if (edge.node.bestRank < best && edge.regex.test(seg)) {
+      if (edge.node.bestRank < best && testSegment(edge.regex, seg)) {
         best = walk(edge.node, segs, i + 1, lastEmpty, best);
       }
     }

@@ -3,6 +3,7 @@ import {
   comparePatterns,
   compilePattern,
   matchPattern,
+  MAX_REGEX_SEGMENT,
   type RouteMatch,
   RoutePatternError,
   Router,
@@ -294,4 +295,43 @@ Deno.test("Router: agrees with a brute-force matcher on random rules and paths",
   }
   // Guards against a generator that only ever produces misses.
   assert.ok(hits > 1000, `only ${hits} of 10000 lookups matched`);
+});
+
+Deno.test("Router: a regex is never run on a segment over 1 KiB", () => {
+  const r = router("/x/{id:[a-z]+}", "/x/:any");
+  assert.equal(winner(r, `/x/${"a".repeat(MAX_REGEX_SEGMENT)}`), "/x/{id:[a-z]+}");
+  assert.equal(winner(r, `/x/${"a".repeat(MAX_REGEX_SEGMENT + 1)}`), "/x/:any");
+  const p = compilePattern("/x/{id:[a-z]+}");
+  assert.deepEqual(matchPattern(p, `/x/${"a".repeat(MAX_REGEX_SEGMENT)}`), {
+    id: "a".repeat(MAX_REGEX_SEGMENT),
+  });
+  assert.equal(matchPattern(p, `/x/${"a".repeat(MAX_REGEX_SEGMENT + 1)}`), undefined);
+});
+
+Deno.test("Router: hostile 10 KiB paths against the regexes allowed at load", () => {
+  // The slowest shapes the load-time check lets through: two quantifiers that trade
+  // characters, and twenty optional characters in a row. No timing assertion: the
+  // test hanging (or taking seconds, as (a+)+ did) is the failure.
+  const patterns = [
+    "/r/{a:\\d*\\d*}",
+    "/r/{b:.*-.*x}",
+    "/r/{c:[a-z]+[a-z0-9]*x}",
+    `/r/{d:${"a?".repeat(20)}${"a".repeat(20)}}`,
+    "/r/{e:[a-z0-9]+(-[a-z0-9]+)*}",
+    "/r/{f:(ab|cd)*[a-d]*}",
+  ];
+  const r = router(...patterns);
+  const compiled = patterns.map((p) => compilePattern(p));
+  const hostile = [
+    `/r/${"1".repeat(10 * 1024)}x`, // one long segment: never run
+    `/r/${"1".repeat(MAX_REGEX_SEGMENT - 1)}!`, // the longest segment that is run
+    `/r/${"-".repeat(MAX_REGEX_SEGMENT - 1)}!`,
+    `/r/${"a".repeat(40)}!`,
+    `/r/${"a-".repeat(MAX_REGEX_SEGMENT / 2 - 1)}!`,
+    "/r/" + `${"a".repeat(1000)}/`.repeat(10), // ten segments of 1,000
+  ];
+  for (const path of hostile) {
+    assert.equal(r.match(path), undefined, path.slice(0, 40));
+    for (const p of compiled) assert.equal(matchPattern(p, path), undefined);
+  }
 });
