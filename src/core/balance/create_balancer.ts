@@ -4,16 +4,18 @@
  * @module
  */
 
-import type { Strategy } from "../config/types.ts";
 import { FailoverBalancer } from "./failover.ts";
+import { HashBalancer } from "./hash/hash_balancer.ts";
+import { LeastRequestsBalancer } from "./least_requests.ts";
 import { RandomBalancer } from "./random.ts";
 import { ResponseAwareBalancer } from "./response_aware.ts";
 import { RoundRobinBalancer } from "./roundrobin.ts";
-import type { Balancer, BalancerDeps } from "./types.ts";
+import type { Balancer, BalancerDeps, BalanceStrategy } from "./types.ts";
 import { WeightedRoundRobinBalancer } from "./weighted_roundrobin.ts";
 
 /**
- * Builds the balancer for `strategy`.
+ * Builds the balancer for `strategy`. `response_aware`, `least_requests` and `hash`
+ * need `deps.stats`.
  *
  * @example
  * ```ts
@@ -22,7 +24,7 @@ import { WeightedRoundRobinBalancer } from "./weighted_roundrobin.ts";
  * balancer.pick(members);
  * ```
  */
-export function createBalancer(strategy: Strategy, deps: BalancerDeps): Balancer {
+export function createBalancer(strategy: BalanceStrategy, deps: BalancerDeps): Balancer {
   switch (strategy) {
     case "roundrobin":
       return new RoundRobinBalancer(deps);
@@ -34,11 +36,15 @@ export function createBalancer(strategy: Strategy, deps: BalancerDeps): Balancer
       return new FailoverBalancer(deps);
     case "response_aware":
       return new ResponseAwareBalancer(deps);
+    case "least_requests":
+      return new LeastRequestsBalancer(deps);
+    case "hash":
+      return new HashBalancer(deps);
     default: {
       const unknown: never = strategy;
       throw new TypeError(
         `unknown balance strategy "${String(unknown)}"; expected roundrobin, ` +
-          "weighted_roundrobin, random, response_aware or failover",
+          "weighted_roundrobin, random, response_aware, failover, least_requests or hash",
       );
     }
   }

@@ -1,5 +1,5 @@
 /**
- * Balancing strategies (SPEC §4.2), one file each behind the {@linkcode Balancer}
+ * Balancing strategies (SPEC §4.2, §10.5), one file each behind the {@linkcode Balancer}
  * interface, and the {@linkcode createBalancer} factory.
  *
  * @module
@@ -7,6 +7,16 @@
 
 export { createBalancer } from "./create_balancer.ts";
 export { FailoverBalancer } from "./failover.ts";
+export {
+  affinityHash,
+  formatHashKey,
+  HashBalancer,
+  type HashKeyParse,
+  type HashKeySpec,
+  parseHashKey,
+  rendezvousPick,
+} from "./hash/mod.ts";
+export { LeastRequestsBalancer } from "./least_requests.ts";
 export { RandomBalancer } from "./random.ts";
 export {
   ewma,
@@ -22,6 +32,8 @@ export type {
   Balancer,
   BalancerDeps,
   BalancerState,
+  BalanceStrategy,
+  LlmStrategy,
   Member,
   MemberStats,
   MemberStatsSource,

@@ -10,6 +10,15 @@
 
 import type { Strategy } from "../config/types.ts";
 
+/**
+ * The strategies of SPEC §10.5. Kept apart from the config's {@linkcode Strategy} until
+ * the config admits them; once it does, {@linkcode BalanceStrategy} equals `Strategy`.
+ */
+export type LlmStrategy = "least_requests" | "hash";
+
+/** Every strategy a balancer can implement. */
+export type BalanceStrategy = Strategy | LlmStrategy;
+
 /** A group member as balancers see it. */
 export interface Member {
   /** Upstream name, unique within the group. */
@@ -18,7 +27,7 @@ export interface Member {
   readonly weight: number;
 }
 
-/** Live figures of one member, for `response_aware`. */
+/** Live figures of one member, for `response_aware`, `least_requests` and `hash`. */
 export interface MemberStats {
   /** EWMA of the time to response headers, ms. */
   readonly latencyMs: number;
@@ -34,7 +43,7 @@ export interface MemberStats {
   readonly samples?: number;
 }
 
-/** Where `response_aware` reads member figures; the group state provides it. */
+/** Where balancers read member figures; the group state provides it. */
 export interface MemberStatsSource {
   /** Figures of `member` (one of the members the balancer was built with). */
   stats(member: Member): MemberStats;
@@ -56,9 +65,12 @@ export interface BalancerState {
 export interface BalancerDeps {
   /** Every configured member of the group, in list order (available or not). */
   readonly members: readonly Member[];
-  /** Source of uniform numbers in [0, 1) for `random` (default `Math.random`). */
+  /**
+   * Source of uniform numbers in [0, 1) for `random`, `least_requests` and `hash`
+   * without a key (default `Math.random`).
+   */
   readonly random?: () => number;
-  /** Member figures; required by `response_aware`. */
+  /** Member figures; required by `response_aware`, `least_requests` and `hash`. */
   readonly stats?: MemberStatsSource;
   /** State to continue from (see {@linkcode BalancerState}). */
   readonly state?: BalancerState;
@@ -67,13 +79,17 @@ export interface BalancerDeps {
 /** Chooses one member among those available. */
 export interface Balancer {
   /** The strategy this balancer implements. */
-  readonly strategy: Strategy;
+  readonly strategy: BalanceStrategy;
   /**
    * Picks one of `available` (a subset of the members the balancer was built with,
    * matched by name), or `undefined` when it is empty. The array is borrowed for the
    * duration of the call only.
+   *
+   * `key` is the request's affinity key (SPEC §10.5 `balance.hash_key`), extracted by
+   * the caller; only `hash` reads it, and `undefined` or `""` means the request has
+   * none. Other strategies ignore it.
    */
-  pick(available: readonly Member[]): Member | undefined;
+  pick(available: readonly Member[], key?: string): Member | undefined;
   /** The balancer's position as plain data. */
   toJSON(): BalancerState;
 }

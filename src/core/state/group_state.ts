@@ -14,9 +14,26 @@ import type {
   GroupState,
   MemberStatus,
   Selection,
+  SelectOptions,
   SelectResult,
   StateEvents,
 } from "./types.ts";
+
+/**
+ * The {@linkcode SelectOptions} of a `select` argument: a bare set (the original
+ * `select(exclude)` form) is the `exclude` option.
+ */
+export function selectOptions(arg: ReadonlySet<string> | SelectOptions | undefined): SelectOptions {
+  if (arg === undefined) return NO_OPTIONS;
+  return isExcludeSet(arg) ? { exclude: arg } : arg;
+}
+
+const NO_OPTIONS: SelectOptions = Object.freeze({});
+
+/** Whether a `select` argument is the bare `exclude` set of the original signature. */
+function isExcludeSet(arg: ReadonlySet<string> | SelectOptions): arg is ReadonlySet<string> {
+  return typeof (arg as ReadonlySet<string>).has === "function";
+}
 
 /** A configured member under one snapshot: its weight now, its carried-over state. */
 export class Slot implements Member {
@@ -135,12 +152,19 @@ export class MemoryGroupState implements GroupState {
     return this.#balancer.toJSON();
   }
 
-  select(exclude?: ReadonlySet<string>): Promise<SelectResult> {
-    return Promise.resolve(this.selectNow(exclude));
+  select(options?: ReadonlySet<string> | SelectOptions): Promise<SelectResult> {
+    return Promise.resolve(this.selectNow(options));
   }
 
   /** Synchronous {@linkcode select}. */
-  selectNow(exclude?: ReadonlySet<string>): SelectResult {
+  selectNow(options?: ReadonlySet<string> | SelectOptions): SelectResult {
+    // Unpacked without selectOptions(): the hot path takes a bare set and allocates once.
+    let exclude: ReadonlySet<string> | undefined;
+    let key: string | undefined;
+    if (options !== undefined) {
+      if (isExcludeSet(options)) exclude = options;
+      else ({ exclude, key } = options);
+    }
     const now = this.#clock.now();
     const preferred = this.#preferred;
     const available = this.#available;
@@ -150,9 +174,10 @@ export class MemoryGroupState implements GroupState {
       if (exclude === undefined || !exclude.has(slot.name)) preferred.push(slot);
     }
     // All available members already tried: retry on them rather than fail (SPEC §5.5).
-    const chosen = available.length === 0
+    const pool = preferred.length > 0 ? preferred : available;
+    const chosen = pool.length === 0
       ? undefined
-      : this.#balancer.pick(preferred.length > 0 ? preferred : available) as Slot | undefined;
+      : this.#balancer.pick(pool, key) as Slot | undefined;
     preferred.length = 0;
     available.length = 0;
     if (chosen === undefined) return this.#refuse(now);

@@ -5,7 +5,7 @@
  */
 
 export type { GroupStateDeps } from "./group_state.ts";
-export { MemoryGroupState } from "./group_state.ts";
+export { MemoryGroupState, selectOptions } from "./group_state.ts";
 export { MemoryStateStore, type MemoryStateStoreOptions } from "./memory_store.ts";
 export {
   MAX_PAUSE_MS,

@@ -54,6 +54,18 @@ export interface MemberStatus {
   readonly successRate: number;
 }
 
+/** How a member is to be selected (see {@linkcode GroupState.select}). */
+export interface SelectOptions {
+  /** Members already tried by this request: others are preferred (SPEC §5.5). */
+  readonly exclude?: ReadonlySet<string>;
+  /**
+   * The request's affinity key for the `hash` strategy (SPEC §10.5), as extracted per
+   * `balance.hash_key`; `undefined` or `""` when the request has none (then `hash`
+   * balances as `least_requests`). Other strategies ignore it.
+   */
+  readonly key?: string;
+}
+
 /**
  * The shared state of one group: breakers, balancer position and stats of its members.
  * On Deno and Node it lives in memory; on Workers each call is one Durable Object
@@ -61,11 +73,12 @@ export interface MemberStatus {
  */
 export interface GroupState {
   /**
-   * Chooses an available member (SPEC §4.1–4.2), preferring members not in `exclude`
-   * (already tried by this request), and takes its in-flight slot and, when half-open,
-   * the breaker's probe slot.
+   * Chooses an available member (SPEC §4.1–4.2, §10.5), preferring members not in
+   * `exclude` (already tried by this request), and takes its in-flight slot and, when
+   * half-open, the breaker's probe slot. A bare set is the `exclude` of the options
+   * (the original signature, still accepted).
    */
-  select(exclude?: ReadonlySet<string>): Promise<SelectResult>;
+  select(options?: ReadonlySet<string> | SelectOptions): Promise<SelectResult>;
   /** Records the attempt's outcome (breaker, latency, success rate). Idempotent. */
   settle(selection: Selection, outcome: AttemptOutcome): Promise<void>;
   /**
