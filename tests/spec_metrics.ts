@@ -23,6 +23,30 @@ export const SPEC_METRICS: readonly MetricSpec[] = [
   ["llmproxy_circuitbreaker_calls_total", "counter", ["group", "upstream", "url", "result"]],
 ];
 
+/** The SPEC §8 rows added with token usage accounting (SPEC §10.4). */
+export const LLM_METRICS: readonly MetricSpec[] = [
+  ["llmproxy_tokens_total", "counter", ["group", "upstream", "model", "type"]],
+  ["llmproxy_usage_missing_total", "counter", ["group", "upstream"]],
+  ["llmproxy_time_to_first_token_seconds", "histogram", ["group", "upstream", "model"]],
+  ["llmproxy_time_per_output_token_seconds", "histogram", ["group", "upstream", "model"]],
+];
+
+/** The `le` values of `llmproxy_time_per_output_token_seconds`, `+Inf` included. */
+export const TOKEN_BUCKET_LES: readonly string[] = [
+  "0.001",
+  "0.0025",
+  "0.005",
+  "0.01",
+  "0.025",
+  "0.05",
+  "0.1",
+  "0.25",
+  "0.5",
+  "1",
+  "2.5",
+  "+Inf",
+];
+
 /** The operator extras beyond SPEC §8 (issue 4). */
 export const EXTRA_METRICS: readonly MetricSpec[] = [
   ["llmproxy_upstream_in_flight", "gauge", ["group", "upstream"]],

@@ -77,7 +77,10 @@ export class RateLimiterObject extends DurableObject {
     const wait = bucket.take(limit, now);
     if (!this.#alarmPending) {
       this.#alarmPending = true;
-      void this.#ctx.storage.setAlarm(now + BUCKET_PERSIST_DELAY_MS, { allowUnconfirmed: true });
+      // Not awaited (the answer does not wait for storage); a failure is retried on the
+      // next take rather than left as an unhandled rejection.
+      this.#ctx.storage.setAlarm(now + BUCKET_PERSIST_DELAY_MS, { allowUnconfirmed: true })
+        .catch(() => this.#alarmPending = false);
     }
     return { allowed: wait === 0, retryAfterMs: wait };
   }
@@ -155,11 +158,19 @@ export class GroupStateObject extends DurableObject {
   }
 
   /** Chooses a member (SPEC §4.1–4.2) under the caller's configuration of the group. */
-  select(key: string, spec: GroupSpec, exclude: readonly string[]): WireSelect {
+  select(
+    key: string,
+    spec: GroupSpec,
+    exclude: readonly string[],
+    hashKey?: string,
+  ): WireSelect {
     const now = systemClock.now();
     this.#sweep(now);
     const handle = this.#handle(key, spec);
-    const r = handle.selectNow(exclude.length > 0 ? new Set(exclude) : undefined);
+    const r = handle.selectNow({
+      ...(exclude.length > 0 ? { exclude: new Set(exclude) } : {}),
+      ...(hashKey !== undefined ? { key: hashKey } : {}),
+    });
     if (!r.ok) return { ok: false, retryAfterMs: r.retryAfterMs };
     const s = r.selection;
     this.#open.set(s.id, { at: now, settled: false });
@@ -255,7 +266,8 @@ export class GroupStateObject extends DurableObject {
       if (members === undefined) return;
       const out: Record<string, MemberSnapshot> = {};
       for (const [name, m] of members) out[name] = m.toJSON();
-      void this.#ctx.storage.put("members", out, { allowUnconfirmed: true });
+      // Best effort: the next transition writes again.
+      this.#ctx.storage.put("members", out, { allowUnconfirmed: true }).catch(() => {});
     });
   }
 }

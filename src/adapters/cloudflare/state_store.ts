@@ -20,9 +20,11 @@ import type {
   MemberStatus,
   RateDecision,
   Selection,
+  SelectOptions,
   SelectResult,
   StateStore,
 } from "../../core/state/types.ts";
+import { selectOptions } from "../../core/state/mod.ts";
 import type { GroupStateObject, RateLimiterObject } from "./durable_objects.ts";
 import type { DurableObjectId, DurableObjectNamespace } from "./types.ts";
 import { fnv1a, type GroupSpec, rpc, type WireOutcome } from "./wire.ts";
@@ -145,8 +147,11 @@ class DurableGroupState implements GroupState {
     this.#logger = logger;
   }
 
-  async select(exclude?: ReadonlySet<string>): Promise<SelectResult> {
-    const r = await rpc(this.#stub().select(this.#key, this.#spec, exclude ? [...exclude] : []));
+  async select(arg?: ReadonlySet<string> | SelectOptions): Promise<SelectResult> {
+    const { exclude, key } = selectOptions(arg);
+    const r = await rpc(
+      this.#stub().select(this.#key, this.#spec, exclude ? [...exclude] : [], key),
+    );
     if (!r.ok) return { ok: false, retryAfterMs: r.retryAfterMs };
     return { ok: true, selection: new DurableSelection(r.id, r.upstream, r.probe, r.epoch) };
   }

@@ -13,6 +13,7 @@ import type { ZodError } from "zod";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import type { Gateway } from "../proxy/gateway.ts";
 import { registerForwards } from "./api_forwards.ts";
+import { registerModelRoutes } from "./api_model_routes.ts";
 import { registerGroups } from "./api_groups.ts";
 import { registerMeta } from "./api_meta.ts";
 import { registerUpstreams } from "./api_upstreams.ts";
@@ -75,6 +76,7 @@ export function createAdminApp(options: AdminOptions): AdminApi {
   const editor = new ConfigEditor(options.gateway, logger, options.validate);
   const ctx = { gateway: options.gateway, editor };
   registerForwards(app, ctx);
+  registerModelRoutes(app, ctx);
   registerGroups(app, ctx);
   registerUpstreams(app, ctx);
   registerMeta(app, { gateway: options.gateway, ready: options.ready, debug: !!options.debug });

@@ -28,6 +28,7 @@ export interface Draft {
 export interface DraftForward extends Record<string, unknown> {
   name: string;
   routing: Record<string, unknown>[];
+  model_routing: Record<string, unknown>[];
 }
 
 /** A group in a {@linkcode Draft}. */

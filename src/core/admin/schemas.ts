@@ -17,13 +17,14 @@ import {
   groupSchema,
   groupSnapshotSchema,
   httpClientSchema,
+  modelRouteSchema,
+  modelRouteSnapshotSchema,
   routeRuleSchema,
   routeRuleSnapshotSchema,
-  STRATEGIES,
   upstreamSchema,
   upstreamSnapshotSchema,
 } from "../config/mod.ts";
-import { mapping, nonEmpty, oneOf } from "../config/rules.ts";
+import { nonEmpty } from "../config/rules.ts";
 
 /** `{name}` in a path. */
 export const nameParams = z.object({
@@ -64,6 +65,35 @@ export const routeReplaceBody = z.object({
   target_group: nonEmpty("a group name"),
   path: z.string().optional().meta({
     description: "Optional; when given it must equal the rule's path (rules are not renamed)",
+  }),
+}).meta({ description: "The rule's new target", example: { target_group: "fallback" } });
+
+/** `{name}` and `{b64model}` of a model routing rule. */
+export const modelRouteParams = z.object({
+  name: z.string().min(1).meta({ description: "The forward's name", example: "main" }),
+  b64model: z.string().min(1).meta({
+    description: "URL-safe base64 of the rule's model glob; padding optional " +
+      '(`Z3B0LTRvKg` is "gpt-4o*")',
+    example: "Z3B0LTRvKg",
+  }),
+});
+
+/** A model routing rule as answered. */
+export const modelRouteView = modelRouteSnapshotSchema.meta({
+  description: "A model routing rule: a model glob and the group it sends to",
+});
+
+/** Body of `POST …/model-routes`. */
+export const modelRouteCreateBody = modelRouteSchema.meta({
+  description: "The rule to add (tried after the forward's existing model rules)",
+  example: { model: "claude-*", target_group: "anthropic" },
+});
+
+/** Body of `PUT …/model-routes/{b64model}`; `model` may be echoed back but must not change. */
+export const modelRouteReplaceBody = z.object({
+  target_group: nonEmpty("a group name"),
+  model: z.string().optional().meta({
+    description: "Optional; when given it must equal the rule's glob (rules are not renamed)",
   }),
 }).meta({ description: "The rule's new target", example: { target_group: "fallback" } });
 
@@ -124,7 +154,9 @@ export const groupPatchBody = z.object({
   upstreams: groupSchema.shape.upstreams.meta({
     description: "The new member list, replacing the old one atomically",
   }),
-  balance: mapping({ strategy: oneOf(STRATEGIES) }).optional(),
+  balance: groupSchema.shape.balance.unwrap().partial().optional().meta({
+    description: "Keys given replace the group's (strategy, hash_key)",
+  }),
   http_client: httpClientSchema.optional().meta({
     description: "Keys given replace the group's, nested blocks merge key by key; " +
       "switch retry or proxy off with enabled: false",

@@ -266,6 +266,7 @@ export function maskUpstream(u: UpstreamConfig): UpstreamConfig {
     ),
     ...(u.breaker ? { breaker: { ...u.breaker } } : {}),
     weight: u.weight,
+    ...(u.model_map ? { model_map: { ...u.model_map } } : {}),
   };
 }
 
@@ -275,7 +276,7 @@ export function maskGroup(g: GroupConfig): GroupConfig {
   return {
     name: g.name,
     upstreams: g.upstreams.map((m) => ({ name: m.name, weight: m.weight })),
-    balance: { strategy: g.balance.strategy },
+    balance: { ...g.balance },
     http_client: {
       agent: c.agent,
       keepalive: c.keepalive,
@@ -283,6 +284,7 @@ export function maskGroup(g: GroupConfig): GroupConfig {
       timeout: { ...c.timeout },
       ...(c.retry ? { retry: { ...c.retry } } : {}),
       ...(c.proxy ? { proxy: { url: maskUrl(c.proxy.url) } } : {}),
+      stream_usage: c.stream_usage,
     },
   };
 }

@@ -133,6 +133,7 @@ Deno.test("maskGroup / restoreGroupSecrets cover the proxy URL", () => {
       stream: true,
       timeout: { connect: 1, request: 2, idle: 5 },
       proxy: { url: "http://p:s3@proxy:3128" },
+      stream_usage: false,
     },
   };
   const shown = JSON.parse(JSON.stringify(maskGroup(group)));

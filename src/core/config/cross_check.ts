@@ -120,7 +120,9 @@ export function crossCheck(
       error([...f.path, "default_group"], unknown("group", group, groupNames));
     }
     checkRoutes(f, groupNames, compileRoute, error, unknown);
+    checkModelRoutes(f, groupNames, error, unknown);
   }
+  for (const g of groups) checkHashKey(g, findings);
 
   if (listeners) checkListeners(server, forwards, error);
   checkHosts(forwards, error);
@@ -167,6 +169,56 @@ function checkRoutes(
           "each path may appear once per forward",
       );
     }
+  }
+}
+
+function checkModelRoutes(
+  forward: Entry,
+  groupNames: string[],
+  error: (path: ConfigPath, message: string) => void,
+  unknown: (kind: string, name: string, defined: string[]) => string,
+): void {
+  const globs = new Map<string, ConfigPath>();
+  for (const r of entries(forward.value.model_routing, [...forward.path, "model_routing"])) {
+    const target = text(r.value.target_group);
+    if (target !== undefined && !groupNames.includes(target)) {
+      error([...r.path, "target_group"], unknown("group", target, groupNames));
+    }
+    const glob = text(r.value.model);
+    if (glob === undefined) continue;
+    const first = globs.get(glob);
+    if (first === undefined) globs.set(glob, r.path);
+    else {
+      error(
+        [...r.path, "model"],
+        `duplicate model rule ${JSON.stringify(glob)}: already routed by ${where(first)}; ` +
+          "each model glob may appear once per forward",
+      );
+    }
+  }
+}
+
+/** `hash` needs a `hash_key`; a `hash_key` under another strategy is ignored (warned). */
+function checkHashKey(group: Entry, findings: Finding[]): void {
+  const balance = own(group.value.balance);
+  const strategy = balance.strategy;
+  const key = balance.hash_key;
+  const at: ConfigPath = [...group.path, "balance"];
+  if (strategy === "hash" && (key === undefined || key === null)) {
+    findings.push({
+      severity: "error",
+      path: at,
+      message: 'required key "hash_key" is missing: strategy "hash" needs it ' +
+        '("header:<name>", "client_ip" or "body:<field>")',
+    });
+  } else if (strategy !== "hash" && key !== undefined && key !== null) {
+    findings.push({
+      severity: "warning",
+      path: [...at, "hash_key"],
+      message: `hash_key is used only by strategy "hash"; strategy "${
+        typeof strategy === "string" ? strategy : "roundrobin"
+      }" ignores it`,
+    });
   }
 }
 

@@ -115,7 +115,7 @@ upstream_groups: [{ name: g, upstreams: [{ name: u }] }]
     'c.yaml:5:5: upstreams[0]: required key "name" is missing',
     'c.yaml:5:5: upstreams[0]: required key "url" is missing',
     'c.yaml:6:50: upstream_groups[0].upstreams[0].name: unknown upstream "u"; no upstream has a valid name',
-    'c.yaml:5:5: upstreams[0].__proto__: warning: unknown key "__proto__" is ignored; keys allowed here: name, url, auth, headers, breaker, weight',
+    'c.yaml:5:5: upstreams[0].__proto__: warning: unknown key "__proto__" is ignored; keys allowed here: name, url, auth, headers, breaker, weight, model_map',
   ];
   assert.deepEqual(report("c.yaml", loadConfig(text)), expected);
   assert.deepEqual(withProtoAccessor(() => report("c.yaml", loadConfig(text))), expected);

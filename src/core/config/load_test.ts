@@ -51,6 +51,7 @@ Deno.test("defaults fill every key of the snapshot", () => {
         address: "0.0.0.0",
         default_group: "g",
         routing: [],
+        model_routing: [],
         timeout: { connect: 10 },
         max_body_size: 10 * 1024 * 1024,
         trusted_proxies: [],
@@ -74,6 +75,7 @@ Deno.test("defaults fill every key of the snapshot", () => {
         keepalive: 30,
         stream: true,
         timeout: { connect: 10, request: 300, idle: 60 },
+        stream_usage: false,
       },
     }],
   });
@@ -313,12 +315,12 @@ Deno.test("auth, headers, url, address, strategy, trusted_proxies and hosts are 
     [
       "upstream_groups[0].balance.strategy",
       "least_conn",
-      'upstream_groups[0].balance.strategy: must be one of roundrobin, weighted_roundrobin, random, response_aware, failover, got "least_conn"',
+      'upstream_groups[0].balance.strategy: must be one of roundrobin, weighted_roundrobin, random, response_aware, failover, least_requests, hash, got "least_conn"',
     ],
     [
       "upstream_groups[0].balance.strategy",
       "weighted_round_robin",
-      'upstream_groups[0].balance.strategy: must be one of roundrobin, weighted_roundrobin, random, response_aware, failover, got "weighted_round_robin"; did you mean "weighted_roundrobin"?',
+      'upstream_groups[0].balance.strategy: must be one of roundrobin, weighted_roundrobin, random, response_aware, failover, least_requests, hash, got "weighted_round_robin"; did you mean "weighted_roundrobin"?',
     ],
     [
       "upstream_groups[0].upstreams",

@@ -44,6 +44,8 @@ export {
   groupSchema,
   headerOpSchema,
   httpClientSchema,
+  modelMapSchema,
+  modelRouteSchema,
   type ParsedConfig,
   proxySchema,
   rateLimitSchema,
@@ -55,6 +57,7 @@ export {
 export {
   forwardSnapshotSchema,
   groupSnapshotSchema,
+  modelRouteSnapshotSchema,
   routeRuleSnapshotSchema,
   upstreamSnapshotSchema,
 } from "./snapshot_schema.ts";

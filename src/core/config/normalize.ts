@@ -43,6 +43,7 @@ export function normalizeForward(f: Out<typeof forwardSchema>): ForwardConfig {
     address: f.address,
     default_group: f.default_group,
     routing: f.routing.map((r) => ({ path: r.path, target_group: r.target_group })),
+    model_routing: f.model_routing.map((r) => ({ model: r.model, target_group: r.target_group })),
     ...(on(f.ratelimit)
       ? { ratelimit: { per_second: f.ratelimit.per_second, burst: f.ratelimit.burst } }
       : {}),
@@ -82,6 +83,9 @@ export function normalizeUpstream(u: Out<typeof upstreamSchema>): UpstreamConfig
     headers: u.headers.map(normalizeHeader),
     ...normalizeBreaker(u.breaker),
     weight: u.weight,
+    ...(u.model_map && Object.keys(u.model_map).length > 0
+      ? { model_map: Object.fromEntries(Object.entries(u.model_map)) }
+      : {}),
   };
 }
 
@@ -94,6 +98,7 @@ function normalizeHttpClient(c: Out<typeof httpClientSchema>): HttpClientConfig 
     ...(on(c.retry) ? { retry: { attempts: c.retry.attempts, initial: c.retry.initial } } : {}),
     // The schema requires a url whenever the proxy is on.
     ...(on(c.proxy) ? { proxy: { url: c.proxy.url! } } : {}),
+    stream_usage: c.stream_usage,
   };
 }
 
@@ -102,7 +107,10 @@ export function normalizeGroup(g: Out<typeof groupSchema>): GroupConfig {
   return {
     name: g.name,
     upstreams: g.upstreams.map((m) => ({ name: m.name, weight: m.weight })),
-    balance: { strategy: g.balance.strategy },
+    balance: {
+      strategy: g.balance.strategy,
+      ...(g.balance.hash_key !== undefined ? { hash_key: g.balance.hash_key } : {}),
+    },
     http_client: normalizeHttpClient(g.http_client),
   };
 }

@@ -13,7 +13,7 @@ Deno.test("a file with several mistakes gets one report naming all of them", asy
       'broken.yaml:21:14: upstreams[0].auth.token: environment variable "OPENAI_KEY" is not set and has no default (write ${OPENAI_KEY:-value} to give one)',
       'broken.yaml:22:5: upstreams[1]: required key "url" is missing',
       'broken.yaml:29:15: upstream_groups[0].upstreams[1].name: unknown upstream "anthropic"; defined upstreams: openai, backup',
-      'broken.yaml:31:17: upstream_groups[0].balance.strategy: must be one of roundrobin, weighted_roundrobin, random, response_aware, failover, got "round_robin"; did you mean "roundrobin"?',
+      'broken.yaml:31:17: upstream_groups[0].balance.strategy: must be one of roundrobin, weighted_roundrobin, random, response_aware, failover, least_requests, hash, got "round_robin"; did you mean "roundrobin"?',
       'broken.yaml:13:9: http_server.forwards[0].ratelimit.per_secnod: warning: unknown key "per_secnod" is ignored; did you mean "per_second"?',
     ].join("\n"),
   );

@@ -29,6 +29,8 @@ import {
   stringThat,
 } from "./rules.ts";
 import { unprintableProblem } from "./text.ts";
+import { modelGlobProblem } from "../llm/model_glob.ts";
+import { formatHashKey, parseHashKey } from "../balance/hash/hash_key.ts";
 
 /** The balancing strategies of SPEC §4.2. */
 export const STRATEGIES = [
@@ -37,6 +39,8 @@ export const STRATEGIES = [
   "random",
   "response_aware",
   "failover",
+  "least_requests",
+  "hash",
 ] as const;
 
 const port = () => intIn(1, 65535);
@@ -74,6 +78,48 @@ export const routeRuleSchema = mapping({
   target_group: name("a group name"),
 });
 
+/** A model glob (SPEC §10.2): `*` is any run of characters, the rest exact. */
+const modelGlob = () => {
+  const base = mustBeText("a model glob (a non-empty string; * matches any run of characters)");
+  const error = (issue: { readonly input?: unknown }) => {
+    const v = issue.input;
+    const why = typeof v === "string" ? modelGlobProblem(v) : undefined;
+    return why === undefined ? base(issue) : `invalid model glob ${JSON.stringify(v)}: ${why}`;
+  };
+  return z.string({ error }).refine((v) => modelGlobProblem(v) === undefined, { error });
+};
+
+/** `model_routing[]` entry of a forward: a model glob and the group it goes to. */
+export const modelRouteSchema = mapping({
+  model: modelGlob(),
+  target_group: name("a group name"),
+});
+
+/** `model_map` of an upstream: client model glob → the model name this upstream serves. */
+export const modelMapSchema = z.record(modelGlob(), name("a model name"), {
+  error: (issue: { readonly code?: string; readonly input?: unknown }) => {
+    const key = issue.input;
+    if (issue.code === "invalid_key" && typeof key === "string") {
+      return `invalid model glob ${JSON.stringify(key)}: ${
+        modelGlobProblem(key) ?? "not a valid glob"
+      }`;
+    }
+    return mustBe("a mapping of model globs to model names")(issue);
+  },
+});
+
+/** `balance.hash_key` of a group, kept in its normalised spelling. */
+const hashKey = () => {
+  const error = (issue: { readonly input?: unknown }) => {
+    const r = parseHashKey(issue.input);
+    return r.ok ? mustBe('"header:<name>", "client_ip" or "body:<field>"')(issue) : r.error;
+  };
+  return z.string({ error }).refine((v) => parseHashKey(v).ok, { error }).transform((v) => {
+    const r = parseHashKey(v);
+    return r.ok ? formatHashKey(r.spec) : v;
+  });
+};
+
 /** `ratelimit` of a forward; present means on unless `enabled: false`. */
 export const rateLimitSchema = mapping({
   enabled: bool().optional(),
@@ -90,6 +136,7 @@ export const forwardSchema = mapping({
   address: listenAddress().default("0.0.0.0"),
   default_group: name("a group name"),
   routing: list(routeRuleSchema).default([]),
+  model_routing: list(modelRouteSchema).default([]),
   ratelimit: rateLimitSchema.optional(),
   timeout: connectTimeout(),
   max_body_size: byteSize().default(DEFAULT_MAX_BODY_SIZE),
@@ -179,6 +226,7 @@ export const upstreamSchema = mapping({
   headers: list(headerOpSchema).default([]),
   breaker: breakerSchema.optional(),
   weight: weight(),
+  model_map: modelMapSchema.optional(),
 });
 
 /** `retry` of a group's client; present means on unless `enabled: false`. */
@@ -216,6 +264,7 @@ export const httpClientSchema = mapping({
   }).prefault({}),
   retry: retrySchema.optional(),
   proxy: proxySchema.optional(),
+  stream_usage: bool().default(false),
 });
 
 /** A member of a group: an upstream name and its weight. */
@@ -230,7 +279,10 @@ export const groupSchema = mapping({
   upstreams: list(groupMemberSchema).min(1, {
     error: mustBe("a list of at least one upstream"),
   }),
-  balance: mapping({ strategy: oneOf(STRATEGIES).default("roundrobin") }).prefault({}),
+  balance: mapping({
+    strategy: oneOf(STRATEGIES).default("roundrobin"),
+    hash_key: hashKey().optional(),
+  }).prefault({}),
   http_client: httpClientSchema.prefault({}),
 });
 

@@ -11,11 +11,23 @@
 
 import { z } from "zod";
 import { STRATEGIES } from "./schema.ts";
-import type { ForwardConfig, GroupConfig, RouteRuleConfig, UpstreamConfig } from "./types.ts";
+import type {
+  ForwardConfig,
+  GroupConfig,
+  ModelRouteConfig,
+  RouteRuleConfig,
+  UpstreamConfig,
+} from "./types.ts";
 
 /** A routing rule in a snapshot. */
 export const routeRuleSnapshotSchema = z.object({
   path: z.string(),
+  target_group: z.string(),
+});
+
+/** A model routing rule in a snapshot. */
+export const modelRouteSnapshotSchema = z.object({
+  model: z.string(),
   target_group: z.string(),
 });
 
@@ -26,6 +38,7 @@ export const forwardSnapshotSchema = z.object({
   address: z.string(),
   default_group: z.string(),
   routing: z.array(routeRuleSnapshotSchema),
+  model_routing: z.array(modelRouteSnapshotSchema),
   ratelimit: z.object({ per_second: z.number().int(), burst: z.number().int() }).optional(),
   timeout: z.object({ connect: z.number().int() }),
   max_body_size: z.number().int(),
@@ -49,13 +62,14 @@ export const upstreamSnapshotSchema = z.object({
   })),
   breaker: z.object({ threshold: z.number(), cooldown: z.number().int() }).optional(),
   weight: z.number().int(),
+  model_map: z.record(z.string(), z.string()).optional(),
 });
 
 /** A group in a snapshot. */
 export const groupSnapshotSchema = z.object({
   name: z.string(),
   upstreams: z.array(z.object({ name: z.string(), weight: z.number().int() })),
-  balance: z.object({ strategy: z.enum(STRATEGIES) }),
+  balance: z.object({ strategy: z.enum(STRATEGIES), hash_key: z.string().optional() }),
   http_client: z.object({
     agent: z.string(),
     keepalive: z.number().int(),
@@ -67,6 +81,7 @@ export const groupSnapshotSchema = z.object({
     }),
     retry: z.object({ attempts: z.number().int(), initial: z.number().int() }).optional(),
     proxy: z.object({ url: z.string() }).optional(),
+    stream_usage: z.boolean(),
   }),
 });
 
@@ -78,6 +93,7 @@ type Mutable<T> = T extends readonly (infer U)[] ? Mutable<U>[]
   : T;
 type _SnapshotSchemasMatchTypes = [
   Check<Same<z.infer<typeof routeRuleSnapshotSchema>, Mutable<RouteRuleConfig>>>,
+  Check<Same<z.infer<typeof modelRouteSnapshotSchema>, Mutable<ModelRouteConfig>>>,
   Check<Same<z.infer<typeof forwardSnapshotSchema>, Mutable<ForwardConfig>>>,
   Check<Same<z.infer<typeof upstreamSnapshotSchema>, Mutable<UpstreamConfig>>>,
   Check<Same<z.infer<typeof groupSnapshotSchema>, Mutable<GroupConfig>>>,

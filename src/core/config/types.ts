@@ -13,11 +13,20 @@ export type Strategy =
   | "weighted_roundrobin"
   | "random"
   | "response_aware"
-  | "failover";
+  | "failover"
+  | "least_requests"
+  | "hash";
 
 /** One routing rule of a forward. */
 export interface RouteRuleConfig {
   readonly path: string;
+  readonly target_group: string;
+}
+
+/** One model routing rule of a forward (SPEC §10.2). */
+export interface ModelRouteConfig {
+  /** A glob: `*` is any run of characters; otherwise exact and case-sensitive. */
+  readonly model: string;
   readonly target_group: string;
 }
 
@@ -34,6 +43,8 @@ export interface ForwardConfig {
   readonly address: string;
   readonly default_group: string;
   readonly routing: readonly RouteRuleConfig[];
+  /** Tried before `routing`, in order; the first glob matching the request's model wins. */
+  readonly model_routing: readonly ModelRouteConfig[];
   readonly ratelimit?: RateLimitConfig;
   readonly timeout: { readonly connect: number };
   /** Bytes. */
@@ -80,6 +91,11 @@ export interface UpstreamConfig {
   readonly headers: readonly HeaderOpConfig[];
   readonly breaker?: BreakerConfig;
   readonly weight: number;
+  /**
+   * Client model (glob) → the model name this upstream serves, tried in key order
+   * (SPEC §10.3); absent when empty.
+   */
+  readonly model_map?: Readonly<Record<string, string>>;
 }
 
 /** A member of a group. */
@@ -108,13 +124,19 @@ export interface HttpClientConfig {
   };
   readonly retry?: RetryConfig;
   readonly proxy?: { readonly url: string };
+  /** Ask for usage in streamed chat completions (`stream_options.include_usage`). */
+  readonly stream_usage: boolean;
 }
 
 /** A set of upstreams with a balancing strategy. */
 export interface GroupConfig {
   readonly name: string;
   readonly upstreams: readonly GroupMemberConfig[];
-  readonly balance: { readonly strategy: Strategy };
+  readonly balance: {
+    readonly strategy: Strategy;
+    /** With `hash`: `header:<name>`, `client_ip` or `body:<field>` (normalised spelling). */
+    readonly hash_key?: string;
+  };
   readonly http_client: HttpClientConfig;
 }
 

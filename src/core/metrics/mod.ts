@@ -32,5 +32,7 @@ export {
   DURATION_BUCKETS,
   methodLabel,
   ProxyMetrics,
+  TOKEN_BUCKETS,
   type UpstreamErrorLabel,
 } from "./proxy_metrics.ts";
+export { MAX_MODEL_LABELS, ModelLabels } from "./model_labels.ts";

@@ -12,6 +12,21 @@ import { Histogram } from "./histogram.ts";
 import { Registry } from "./registry.ts";
 
 /** Duration buckets in seconds (SPEC §8): from fast local models to five-minute streams. */
+/** Buckets of `llmproxy_time_per_output_token_seconds`: 1 ms to 2.5 s (SPEC §8). */
+export const TOKEN_BUCKETS: readonly number[] = Object.freeze([
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+]);
+
 export const DURATION_BUCKETS: readonly number[] = Object.freeze([
   0.01,
   0.025,
@@ -127,6 +142,15 @@ export class ProxyMetrics {
   /** `llmproxy_upstream_ttfb_seconds{group, upstream}`. */
   readonly upstreamTtfb: Histogram<typeof GROUP_UPSTREAM>;
 
+  /** `llmproxy_tokens_total{group, upstream, model, type}` (SPEC §10.4). */
+  readonly tokens: Counter<readonly ["group", "upstream", "model", "type"]>;
+  /** `llmproxy_usage_missing_total{group, upstream}`. */
+  readonly usageMissing: Counter<typeof GROUP_UPSTREAM>;
+  /** `llmproxy_time_to_first_token_seconds{group, upstream, model}`. */
+  readonly timeToFirstToken: Histogram<readonly ["group", "upstream", "model"]>;
+  /** `llmproxy_time_per_output_token_seconds{group, upstream, model}`. */
+  readonly timePerOutputToken: Histogram<readonly ["group", "upstream", "model"]>;
+
   /** Registers every metric in `registry` (a new one by default). */
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
@@ -229,6 +253,39 @@ export class ProxyMetrics {
           "headers arrived.",
         labelNames: GROUP_UPSTREAM,
         buckets: DURATION_BUCKETS,
+      }),
+    );
+    this.tokens = r.register(
+      new Counter({
+        name: "llmproxy_tokens_total",
+        help: "Tokens reported by upstream answers; type is input, output, cached_input or " +
+          "reasoning; model is the answer's model (at most 200 values, then other).",
+        labelNames: ["group", "upstream", "model", "type"] as const,
+      }),
+    );
+    this.usageMissing = r.register(
+      new Counter({
+        name: "llmproxy_usage_missing_total",
+        help: "Successful answers to JSON POST requests that reported no token usage.",
+        labelNames: GROUP_UPSTREAM,
+      }),
+    );
+    this.timeToFirstToken = r.register(
+      new Histogram({
+        name: "llmproxy_time_to_first_token_seconds",
+        help: "Time in seconds from receiving a request to forwarding the first SSE event " +
+          "of its answer.",
+        labelNames: ["group", "upstream", "model"] as const,
+        buckets: DURATION_BUCKETS,
+      }),
+    );
+    this.timePerOutputToken = r.register(
+      new Histogram({
+        name: "llmproxy_time_per_output_token_seconds",
+        help: "Time in seconds per output token after the first, for streamed answers " +
+          "reporting at least 2 output tokens.",
+        labelNames: ["group", "upstream", "model"] as const,
+        buckets: TOKEN_BUCKETS,
       }),
     );
   }

@@ -7,10 +7,15 @@ import {
   ProxyMetrics,
 } from "./mod.ts";
 import { promtoolCheckMetrics } from "../../../tests/promtool.ts";
-import { EXTRA_METRICS, SPEC_METRICS } from "../../../tests/spec_metrics.ts";
+import {
+  EXTRA_METRICS,
+  LLM_METRICS,
+  SPEC_METRICS,
+  TOKEN_BUCKET_LES,
+} from "../../../tests/spec_metrics.ts";
 
 /** SPEC §8 plus the operator extras: name, type and label names in order. */
-const EXPECTED = [...SPEC_METRICS, ...EXTRA_METRICS];
+const EXPECTED = [...SPEC_METRICS, ...EXTRA_METRICS, ...LLM_METRICS];
 
 /** One sample in every metric, with label values that need escaping here and there. */
 function recordOneOfEach(): ProxyMetrics {
@@ -29,6 +34,10 @@ function recordOneOfEach(): ProxyMetrics {
   m.breakerState.labels("openai", "primary").set(BREAKER_STATE_VALUE.half_open);
   m.upstreamRetries.labels("openai", "back\\up\nnode").inc();
   m.upstreamTtfb.labels("openai", "primary").observe(0.8);
+  m.tokens.labels("openai", "primary", "gpt-4o", "input").inc(12);
+  m.usageMissing.labels("openai", "primary").inc();
+  m.timeToFirstToken.labels("openai", "primary", "gpt-4o").observe(0.3);
+  m.timePerOutputToken.labels("openai", "primary", "gpt-4o").observe(0.02);
   return m;
 }
 
@@ -102,11 +111,17 @@ Deno.test("ProxyMetrics fields expose the registered names", () => {
     m.breakerState,
     m.upstreamRetries,
     m.upstreamTtfb,
+    m.tokens,
+    m.usageMissing,
+    m.timeToFirstToken,
+    m.timePerOutputToken,
   ].map((f) => [f.name, f.type, [...f.labelNames]]);
   assert.deepEqual(byField, EXPECTED.map(([n, t, l]) => [n, t, [...l]]));
   assert.deepEqual(m.httpRequestDuration.buckets, DURATION_BUCKETS);
   assert.deepEqual(m.upstreamDuration.buckets, DURATION_BUCKETS);
   assert.deepEqual(m.upstreamTtfb.buckets, DURATION_BUCKETS);
+  assert.deepEqual(m.timeToFirstToken.buckets, DURATION_BUCKETS);
+  assert.deepEqual([...m.timePerOutputToken.buckets.map(String), "+Inf"], TOKEN_BUCKET_LES);
 });
 
 Deno.test("methodLabel keeps the standard methods and folds the rest into OTHER", () => {

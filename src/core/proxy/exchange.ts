@@ -1,3 +1,4 @@
+import type { RequestBody } from "../llm/mod.ts";
 import { methodLabel } from "../metrics/mod.ts";
 import { errorResponse, type ProxyErrorCode, statusOf } from "./errors.ts";
 import type { ConnInfo, Gateway } from "./gateway.ts";
@@ -23,6 +24,8 @@ export class Exchange {
   upstream = "";
   attempts = 0;
   ttfbMs = -1;
+  /** The buffered request body's lazy view (model, fields), once the body was read. */
+  requestBody: RequestBody | undefined;
   readonly start: number;
   readonly method: string;
   /** Fires when the client leaves before its answer is complete. */

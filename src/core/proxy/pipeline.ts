@@ -8,7 +8,8 @@ import { clientResponseHeaders, forwardedForOf, upstreamRequestHeaders } from ".
 import { keepSmall, type KeptResponse } from "./kept_response.ts";
 import { type BodyEnd, observeBody } from "./observed_body.ts";
 import { checkRequest, requestTarget } from "./request_checks.ts";
-import type { ForwardRuntime, GroupRuntime, Snapshot } from "./snapshot.ts";
+import type { ForwardRuntime, GroupRuntime, Snapshot, UpstreamRuntime } from "./snapshot.ts";
+import { injectIncludeUsage, RequestBody, rewriteModel } from "../llm/mod.ts";
 import { targetUrl } from "./target_url.ts";
 import { TransportError } from "./transport.ts";
 
@@ -56,7 +57,12 @@ export async function proxyRequest(
     return ex.fail(problem.code, problem.message, { close: true, ...(headers ? { headers } : {}) });
   }
 
-  // Rate limit before anything else: a refused request costs no routing or body read.
+  // The route is known before the rate limit so that a refusal is counted under it.
+  const path = target!.path;
+  const match = fwd.router.match(path);
+  if (match) ex.route = match.pattern;
+
+  // Rate limit before anything else: a refused request costs no body read.
   const limit = fwd.config.ratelimit;
   if (limit) {
     const d = await gw.store.rateLimit(`${fwd.config.name}\u0000${client}`, limit);
@@ -70,13 +76,6 @@ export async function proxyRequest(
       });
     }
   }
-
-  const path = target!.path;
-  const match = fwd.router.match(path);
-  const groupName = match ? match.value : fwd.config.default_group;
-  if (match) ex.route = match.pattern;
-  ex.group = groupName;
-  const group = snap.groups.get(groupName)!;
 
   const body = await readBody(
     request,
@@ -99,13 +98,54 @@ export async function proxyRequest(
     return ex.clientGone();
   }
 
-  const tries = new Tries(ex, snap, group, request, body.body, target!.search);
+  // The body is parsed (at most once) only when something asks for the model or a field.
+  const view = new RequestBody(body.body, request.headers.get("content-type"));
+  ex.requestBody = view;
+  // Model rules first (SPEC §10.2), then the path's route, then the default group.
+  const byModel = fwd.modelRules.length > 0 ? modelRoute(fwd, view) : undefined;
+  const groupName = byModel ?? (match ? match.value : fwd.config.default_group);
+  ex.group = groupName;
+  const group = snap.groups.get(groupName)!;
+
+  let sendBody = body.body;
+  if (
+    sendBody !== null && group.config.http_client.stream_usage && view.isJson &&
+    path.endsWith("/chat/completions") && view.stream === true
+  ) {
+    // So the provider reports usage for streamed answers too (SPEC §10.4).
+    sendBody = injectIncludeUsage(sendBody, view.scan) as Uint8Array<ArrayBuffer>;
+  }
+
+  const tries = new Tries(ex, snap, group, request, sendBody, target!.search);
   for (;;) {
     const step = await tries.next();
     if (step.kind === "answer") return step.response;
     // A client that leaves during the wait is answered by the next try's first check.
     await sleep(step.waitMs, gw.clock, ex.signal);
   }
+}
+
+/** The group of the first model rule matching the request's model, if any. */
+function modelRoute(fwd: ForwardRuntime, view: RequestBody): string | undefined {
+  const model = view.model;
+  if (model === undefined) return undefined;
+  for (const rule of fwd.modelRules) if (rule.matches(model)) return rule.group;
+  return undefined;
+}
+
+/** Longest hash key used as it is; longer ones are cut (the same in every runtime). */
+const MAX_HASH_KEY = 4096;
+
+/** The `hash` strategy's key for this request, or undefined when it has none. */
+function hashKeyOf(ex: Exchange, group: GroupRuntime, request: Request): string | undefined {
+  const spec = group.hashKey;
+  if (spec === undefined) return undefined;
+  const key = spec.source === "header"
+    ? request.headers.get(spec.name) ?? undefined
+    : spec.source === "client_ip"
+    ? ex.client
+    : ex.requestBody?.field(spec.field);
+  return key !== undefined && key.length > MAX_HASH_KEY ? key.slice(0, MAX_HASH_KEY) : key;
 }
 
 /** What one try decided: answer the client, or wait and try again. */
@@ -124,6 +164,7 @@ class Tries {
   readonly #max: number;
   readonly #tried = new Set<string>();
   #n = 0;
+  readonly #hashKey: string | undefined;
   /** The last retriable upstream answer, returned as it was when tries run out. */
   #kept: KeptResponse | undefined;
   /** The last transport failure. */
@@ -144,6 +185,7 @@ class Tries {
     this.#body = body;
     this.#search = search;
     this.#max = 1 + (group.config.http_client.retry?.attempts ?? 0);
+    this.#hashKey = hashKeyOf(ex, group, request);
   }
 
   /** One try: choose a member, send, and decide what comes next. */
@@ -152,7 +194,9 @@ class Tries {
     if (ex.signal.aborted) return answer(ex.clientGone());
     const group = this.#group;
     const gname = group.config.name;
-    const picked = await group.state.select(this.#tried);
+    const picked = await group.state.select(
+      this.#hashKey === undefined ? this.#tried : { exclude: this.#tried, key: this.#hashKey },
+    );
     if (!picked.ok) {
       if (this.#kept || this.#lastError) return answer(this.#giveUp());
       const m = this.#ex.gw.metrics;
@@ -217,7 +261,7 @@ class Tries {
         url: targetUrl(up.url, ex.path, this.#search),
         method: this.#request.method,
         headers,
-        body: this.#body,
+        body: this.#bodyFor(up),
         signal: attempt.signal,
         abort: attempt.abort,
       });
@@ -269,6 +313,20 @@ class Tries {
       return { step: { kind: "retry", waitMs }, end: read.kind === "failed" ? "failure" : verdict };
     }
     return { step: answer(this.#respond(res, attempt, verdict)), end: undefined };
+  }
+
+  /** The body for one member: its `model_map` applied (SPEC §10.3), else as it came. */
+  #bodyFor(up: UpstreamRuntime): Uint8Array<ArrayBuffer> | null {
+    const body = this.#body;
+    if (body === null || up.modelMap === undefined) return body;
+    const view = this.#ex.requestBody;
+    const model = view?.model;
+    if (model === undefined) return body;
+    const mapped = up.modelMap(model);
+    if (mapped === undefined || mapped === model) return body;
+    // The view's scan describes the client's bytes; a body changed since is scanned anew.
+    const scan = view!.bytes === body ? view!.scan : undefined;
+    return rewriteModel(body, mapped, scan) as Uint8Array<ArrayBuffer>;
   }
 
   /**

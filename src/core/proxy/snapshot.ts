@@ -1,15 +1,31 @@
 import type { Config, ForwardConfig, GroupConfig, UpstreamConfig } from "../config/types.ts";
 import { type Cidr, parseCidr } from "../net/cidr.ts";
 import { Router } from "../routing/mod.ts";
+import { type HashKeySpec, parseHashKey } from "../balance/hash/mod.ts";
+import {
+  type CompiledModelMap,
+  compileModelMap,
+  modelGlob,
+  type ModelMatcher,
+} from "../llm/mod.ts";
 import type { GroupState, StateStore } from "../state/types.ts";
 import { authorizationFor } from "./headers.ts";
 import type { Transport, TransportFactory } from "./transport.ts";
+
+/** A compiled model routing rule. */
+export interface ModelRule {
+  readonly model: string;
+  readonly matches: ModelMatcher;
+  readonly group: string;
+}
 
 /** A forward with its compiled router. */
 export interface ForwardRuntime {
   readonly config: ForwardConfig;
   readonly router: Router<string>;
   readonly trusted: readonly Cidr[];
+  /** `model_routing`, tried before the router (SPEC §10.2). */
+  readonly modelRules: readonly ModelRule[];
 }
 
 /** An upstream with what every request needs precomputed. */
@@ -17,6 +33,8 @@ export interface UpstreamRuntime {
   readonly config: UpstreamConfig;
   readonly url: URL;
   readonly authorization: string | null;
+  /** `model_map`, compiled; undefined when the upstream has none. */
+  readonly modelMap: CompiledModelMap | undefined;
 }
 
 /** A group with its shared state and outbound transport. */
@@ -26,6 +44,10 @@ export interface GroupRuntime {
   readonly transport: Transport;
   /** Fingerprint of `http_client`, to reuse the transport across snapshots. */
   readonly transportKey: string;
+  /** Where the `hash` strategy's key comes from; undefined for other strategies. */
+  readonly hashKey: HashKeySpec | undefined;
+  /** Some member has a `model_map`: the request's model is needed per attempt. */
+  readonly mapsModels: boolean;
 }
 
 /**
@@ -58,6 +80,7 @@ export class Snapshot {
         config: u,
         url: new URL(u.url),
         authorization: authorizationFor(u.auth),
+        modelMap: u.model_map ? compileModelMap(Object.entries(u.model_map)) : undefined,
       });
     }
     this.upstreams = upstreams;
@@ -66,11 +89,16 @@ export class Snapshot {
       const transportKey = JSON.stringify(g.http_client);
       const old = previous?.groups.get(g.name);
       const transport = old && old.transportKey === transportKey ? old.transport : transports(g);
+      const key = g.balance.strategy === "hash" && g.balance.hash_key !== undefined
+        ? parseHashKey(g.balance.hash_key)
+        : undefined;
       groups.set(g.name, {
         config: g,
         state: store.group(g, upstreamConfigs),
         transport,
         transportKey,
+        hashKey: key?.ok ? key.spec : undefined,
+        mapsModels: g.upstreams.some((m) => upstreams.get(m.name)?.modelMap !== undefined),
       });
     }
     this.groups = groups;
@@ -81,6 +109,11 @@ export class Snapshot {
         config: f,
         router: new Router(f.routing.map((r) => ({ path: r.path, value: r.target_group }))),
         trusted: f.trusted_proxies.map((c) => parseCidr(c)).filter((c): c is Cidr => !!c),
+        modelRules: f.model_routing.map((r) => ({
+          model: r.model,
+          matches: modelGlob(r.model),
+          group: r.target_group,
+        })),
       });
     }
     this.forwards = forwards;

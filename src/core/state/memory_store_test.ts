@@ -34,6 +34,7 @@ function groupConfig(
       keepalive: 30,
       stream: true,
       timeout: { connect: 10, request: 300, idle: 60 },
+      stream_usage: false,
     },
   };
 }

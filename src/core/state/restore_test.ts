@@ -24,6 +24,7 @@ const group: GroupConfig = {
     keepalive: 30,
     stream: true,
     timeout: { connect: 10, request: 300, idle: 60 },
+    stream_usage: false,
   },
 };
 const upstreams = new Map([["a", up]]);

@@ -29,6 +29,7 @@ function setup(strategy: string) {
       keepalive: 30,
       stream: true,
       timeout: { connect: 10, request: 300, idle: 60 },
+      stream_usage: false,
     },
   };
   return { clock, state: store.group(group, upstreams) };
