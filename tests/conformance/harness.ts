@@ -1,8 +1,28 @@
 /**
  * Black-box harness: starts a daemon (any runtime) from a config file, real mock
  * upstreams on 127.0.0.1, and helpers to drive them.
+ *
+ * Every wait here has a deadline (tests/deadline.ts): requests carry a timeout, waits
+ * on the daemon kill it by PID when they expire, polling loops stop.
  */
 import { MockLlm, type MockOptions } from "../../src/mock/mock_llm.ts";
+import {
+  DeadlineError,
+  fetchAll,
+  killChild,
+  runWithDeadline,
+  waitChild,
+  withDeadline,
+} from "../deadline.ts";
+
+/** How long a daemon may take to become ready. */
+const START_DEADLINE_MS = 20_000;
+/** How long a daemon may take to exit after a signal, unless the test says otherwise. */
+const EXIT_DEADLINE_MS = 20_000;
+/** How long a one-shot daemon command (`-t`, bad usage) may run. */
+const RUN_ONCE_DEADLINE_MS = 30_000;
+/** Deadline of a chat request (head and body), unless the test passes a signal. */
+const CHAT_DEADLINE_MS = 30_000;
 
 /** How to start the daemon under test: argv before `-c FILE`. */
 export interface DaemonCommand {
@@ -55,7 +75,10 @@ export function startMock(options: Partial<MockOptions> = {}): RunningMock {
     mock,
     port,
     url: `http://127.0.0.1:${port}`,
-    close: () => server.shutdown(),
+    // Shutdown waits for requests still being answered: bounded, so a stream that never
+    // ends fails the test instead of hanging it.
+    close: () =>
+      withDeadline(server.shutdown(), 10_000, `shutdown of mock ${options.name ?? port}`),
   };
 }
 
@@ -66,7 +89,7 @@ export class Daemon {
   readonly errLines: string[] = [];
   readonly configPath: string;
   readonly status: Promise<Deno.CommandStatus>;
-  readonly #pumps: Promise<void>[];
+  readonly #pumps: Pump[];
 
   constructor(
     cmd: DaemonCommand,
@@ -85,6 +108,11 @@ export class Daemon {
     }).spawn();
     this.#pumps = [pump(this.child.stdout, this.lines), pump(this.child.stderr, this.errLines)];
     this.status = this.child.status;
+  }
+
+  /** The daemon's process id (it is stopped by it). */
+  get pid(): number {
+    return this.child.pid;
   }
 
   /** Parsed JSON log records. */
@@ -124,34 +152,71 @@ export class Daemon {
     } catch { /* already gone */ }
   }
 
-  /** Stops the daemon by its PID and waits for it and its output. */
+  /** Stops the daemon by its PID (SIGKILL) and waits (bounded) for it and its output. */
   async stop(): Promise<Deno.CommandStatus> {
-    this.signal("SIGKILL");
-    const s = await this.status;
-    await Promise.all(this.#pumps);
+    killChild(this.child);
+    const s = await waitChild(this.child, 10_000, `daemon ${this.pid} after SIGKILL`);
+    await this.#drain();
     return s;
   }
 
-  /** Waits for exit (after a signal) and the end of output. */
-  async exited(): Promise<Deno.CommandStatus> {
-    const s = await this.status;
-    await Promise.all(this.#pumps);
+  /**
+   * Waits for exit (after a signal) and the end of output, at most `ms`; past that the
+   * daemon is killed by its PID and the wait fails with what it printed.
+   */
+  async exited(ms = EXIT_DEADLINE_MS): Promise<Deno.CommandStatus> {
+    let s: Deno.CommandStatus;
+    try {
+      s = await waitChild(this.child, ms, `daemon ${this.pid} exit`);
+    } catch (e) {
+      await this.#drain();
+      throw new DeadlineError(`${(e as Error).message} (killed)\n${this.#output()}`);
+    }
+    await this.#drain();
     return s;
+  }
+
+  /** The end of output; a grandchild holding the pipes open is cut off after 5 s. */
+  async #drain(): Promise<void> {
+    await withDeadline(
+      Promise.all(this.#pumps.map((p) => p.done)),
+      5_000,
+      `daemon ${this.pid} output`,
+      () => Promise.all(this.#pumps.map((p) => p.cancel())),
+    ).catch(() => {});
+  }
+
+  #output(): string {
+    return `stdout:\n${this.lines.join("\n")}\nstderr:\n${this.errLines.join("\n")}`;
   }
 }
 
-async function pump(stream: ReadableStream<Uint8Array>, into: string[]): Promise<void> {
-  let rest = "";
-  const dec = new TextDecoder();
-  for await (const chunk of stream) {
-    rest += dec.decode(chunk, { stream: true });
-    let i;
-    while ((i = rest.indexOf("\n")) >= 0) {
-      into.push(rest.slice(0, i));
-      rest = rest.slice(i + 1);
-    }
-  }
-  if (rest) into.push(rest);
+/** A stream read line by line into an array, which can be cut off. */
+interface Pump {
+  readonly done: Promise<void>;
+  cancel(): Promise<void>;
+}
+
+function pump(stream: ReadableStream<Uint8Array>, into: string[]): Pump {
+  const reader = stream.getReader();
+  const done = (async () => {
+    let rest = "";
+    const dec = new TextDecoder();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        rest += dec.decode(value, { stream: true });
+        let i;
+        while ((i = rest.indexOf("\n")) >= 0) {
+          into.push(rest.slice(0, i));
+          rest = rest.slice(i + 1);
+        }
+      }
+    } catch { /* cut off: keep what came */ }
+    if (rest) into.push(rest);
+  })();
+  return { done, cancel: () => reader.cancel().catch(() => {}) };
 }
 
 /** Writes a config file and starts a daemon; resolves once `/ready` answers 200. */
@@ -165,7 +230,7 @@ export async function startDaemon(
   const path = `${dir}/config.yaml`;
   await Deno.writeTextFile(path, yaml);
   const d = new Daemon(cmd, path, options.args ?? [], options.env ?? {});
-  const end = Date.now() + 20_000;
+  const end = Date.now() + START_DEADLINE_MS;
   let exited = false;
   d.status.then(() => exited = true);
   while (Date.now() < end) {
@@ -174,31 +239,41 @@ export async function startDaemon(
       throw new Error(`daemon exited early:\n${d.lines.join("\n")}\n${d.errLines.join("\n")}`);
     }
     try {
-      const r = await fetch(`http://127.0.0.1:${adminPort}/ready`);
-      await r.body?.cancel();
+      const r = await fetchAll(`http://127.0.0.1:${adminPort}/ready`, {
+        deadlineMs: Math.max(1, Math.min(2_000, end - Date.now())),
+      });
       if (r.status === 200) return d;
     } catch { /* not yet */ }
     await delay(50);
   }
   await d.stop();
-  throw new Error(`daemon not ready in time:\n${d.lines.join("\n")}\n${d.errLines.join("\n")}`);
+  throw new DeadlineError(
+    `daemon not ready within ${START_DEADLINE_MS} ms:\n${d.lines.join("\n")}\n${
+      d.errLines.join("\n")
+    }`,
+  );
 }
 
-/** Runs the daemon command to completion (for -t, bad usage, bad config). */
+/**
+ * Runs the daemon command to completion (for -t, bad usage, bad config), at most `ms`;
+ * past that it is killed by its PID and the call fails.
+ */
 export async function runDaemonOnce(
   cmd: DaemonCommand,
   args: string[],
+  ms = RUN_ONCE_DEADLINE_MS,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const [exe, ...rest] = cmd.argv;
-  const out = await new Deno.Command(exe!, {
-    args: [...rest, ...args],
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  const out = await runWithDeadline(
+    exe!,
+    {
+      args: [...rest, ...args],
+      env: { NO_COLOR: "1" },
+    },
+    ms,
+    `${cmd.name} ${args.join(" ")}`,
+  );
+  return { code: out.code, stdout: out.stdout, stderr: out.stderr };
 }
 
 /** Sleeps (only for waiting on real processes, never for logic under test). */
@@ -216,7 +291,10 @@ export function chat(stream = false, extra: Record<string, unknown> = {}): strin
   });
 }
 
-/** POSTs a chat completion through the proxy. */
+/**
+ * POSTs a chat completion through the proxy. The request (head and body) is aborted
+ * after `deadlineMs` (default 30 s), also when the test passes a signal of its own.
+ */
 export function postChat(
   base: string,
   init: {
@@ -224,17 +302,24 @@ export function postChat(
     headers?: Record<string, string>;
     path?: string;
     signal?: AbortSignal;
+    deadlineMs?: number;
   } = {},
 ): Promise<Response> {
+  const timeout = AbortSignal.timeout(init.deadlineMs ?? CHAT_DEADLINE_MS);
   return fetch(`${base}${init.path ?? "/v1/chat/completions"}`, {
     method: "POST",
     headers: { "content-type": "application/json", ...init.headers },
     body: chat(init.stream ?? false),
-    signal: init.signal,
+    signal: init.signal ? AbortSignal.any([init.signal, timeout]) : timeout,
   });
 }
 
-/** Reads a mock's stats through its own endpoint. */
+/** Reads a mock's stats through its own endpoint (within 5 s). */
 export async function mockStats(m: RunningMock): Promise<Record<string, number>> {
-  return await (await fetch(`${m.url}/__mock/stats`)).json();
+  const r = await fetchAll(`${m.url}/__mock/stats`, {
+    deadlineMs: 5_000,
+    what: `stats of mock ${m.url}`,
+  });
+  if (r.status !== 200) throw new Error(`stats of mock ${m.url}: status ${r.status}`);
+  return r.json();
 }

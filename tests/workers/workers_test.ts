@@ -21,10 +21,28 @@ import {
   type RunningMock,
   startMock,
 } from "../conformance/harness.ts";
+import {
+  type Answer,
+  eventually,
+  fetchAll,
+  type FetchLike,
+  fetchWithDeadline,
+  runWithDeadline,
+  withDeadline,
+} from "../deadline.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const BUNDLE = `${ROOT}dist/worker.js`;
 const TOKEN = "admin-test-token";
+
+/** The whole test: past it, the test fails and disposes what it started. */
+const TEST_DEADLINE_MS = 120_000;
+/** One step (a few requests); the slowest ones take about 2 s. */
+const STEP_DEADLINE_MS = 30_000;
+/** One request through workerd, head and body. */
+const REQUEST_DEADLINE_MS = 10_000;
+/** Starting or disposing miniflare (workerd and its sockets). */
+const MINIFLARE_DEADLINE_MS = 60_000;
 
 /** Builds the bundle unless dist/worker.js is newer than every source it comes from. */
 async function ensureBundle(): Promise<void> {
@@ -35,15 +53,16 @@ async function ensureBundle(): Promise<void> {
   );
   const built = await Deno.stat(BUNDLE).then((s) => s.mtime?.getTime() ?? 0, () => 0);
   if (built > newest) return;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "--config", `${ROOT}deno.json`, "build:worker"],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(`deno task build:worker failed:\n${new TextDecoder().decode(out.stderr)}`);
-  }
+  const out = await runWithDeadline(
+    Deno.execPath(),
+    {
+      args: ["task", "--config", `${ROOT}deno.json`, "build:worker"],
+      cwd: ROOT,
+    },
+    180_000,
+    "deno task build:worker",
+  );
+  if (!out.success) throw new Error(`deno task build:worker failed:\n${out.stderr}`);
 }
 
 async function newestMtime(dir: string): Promise<number> {
@@ -163,10 +182,9 @@ upstream_groups:
 `;
 }
 
-type Fetcher = (url: string, init?: RequestInit) => Promise<Response>;
+type Fetcher = FetchLike;
 
 interface Env {
-  mf: Miniflare;
   /** The main worker over a real socket (host 127.0.0.1 → LLMPROXY_FORWARD). */
   url: string;
   main: Fetcher;
@@ -207,9 +225,14 @@ function workerOptions(
   };
 }
 
+/**
+ * Starts miniflare and hands it to `started` at once (so the caller can dispose it
+ * whatever happens next); past its deadline the start fails.
+ */
 async function startWorkers(
   yaml: string,
   persistDir: string,
+  started: (mf: Miniflare) => void,
 ): Promise<Miniflare> {
   const s = await wranglerSettings();
   const common = { LLMPROXY_CONFIG: yaml, LLMPROXY_LOG_LEVEL: "error" };
@@ -237,41 +260,50 @@ async function startWorkers(
       workerOptions(s, "durable", { ...common, LLMPROXY_FORWARD: "bench" }, false, true),
     ],
   });
-  await mf.ready;
+  started(mf);
+  await withDeadline(mf.ready, MINIFLARE_DEADLINE_MS, "miniflare start");
   return mf;
 }
 
+/** Disposes miniflare within its deadline (workerd gone: requests to it end too). */
+function dispose(mf: Miniflare): Promise<void> {
+  return withDeadline(mf.dispose(), MINIFLARE_DEADLINE_MS, "miniflare dispose");
+}
+
+/** Main's entry (dispatchFetch: through miniflare's entry worker). */
+function mainOf(mf: Miniflare): Fetcher {
+  return (url, init) => mf.dispatchFetch(url, init as never) as unknown as Promise<Response>;
+}
+
+/** Another worker, reached through miniflare's proxy (a Durable Object in workerd). */
 async function fetcherOf(mf: Miniflare, name: string): Promise<Fetcher> {
-  const worker = await mf.getWorker(name) as unknown as {
-    fetch(url: string, init?: unknown): Promise<Response>;
-  };
-  return reconnecting((url, init) => worker.fetch(url, init));
+  const worker = await withDeadline(
+    mf.getWorker(name),
+    REQUEST_DEADLINE_MS,
+    `miniflare getWorker(${name})`,
+  ) as unknown as { fetch(url: string, init?: unknown): Promise<Response> };
+  return (url, init) => worker.fetch(url, init);
 }
 
 /**
- * Miniflare's client keeps connections to workerd alive; one that workerd closed while
- * idle (e.g. across a breaker cooldown wait) can be picked for the next request, which
- * then fails with ECONNRESET before workerd read it (seen about once in ten runs). That
- * is the test driver's socket race, not the proxy: such a request is sent once more.
+ * A request read to its end within {@linkcode REQUEST_DEADLINE_MS}. The deadline does
+ * not rely on the signal: miniflare's fetchers copy the request, and the copies may lose
+ * it, so the wait itself is bounded.
  */
-function reconnecting(f: Fetcher): Fetcher {
-  return async (url, init) => {
-    try {
-      return await f(url, init);
-    } catch (e) {
-      const code = (e as { cause?: { code?: string } }).cause?.code;
-      if (code !== "ECONNRESET" && code !== "UND_ERR_SOCKET") throw e;
-      return await f(url, init);
-    }
-  };
+function send(f: Fetcher, url: string, init: RequestInit = {}): Promise<Answer> {
+  return fetchAll(url, { ...init, fetch: f, deadlineMs: REQUEST_DEADLINE_MS });
 }
 
-function post(f: Fetcher, url: string, headers: Record<string, string> = {}, stream = false) {
-  return f(url, {
+function post(
+  f: Fetcher,
+  url: string,
+  headers: Record<string, string> = {},
+  stream = false,
+): Promise<Answer> {
+  return send(f, url, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body: chat(stream),
-    signal: AbortSignal.timeout(10_000),
   });
 }
 
@@ -281,7 +313,6 @@ async function names(f: Fetcher, url: string, n: number): Promise<string[]> {
     const r = await post(f, url);
     assert.equal(r.status, 200, `${url} attempt ${i}`);
     out.push(r.headers.get("x-mock-name") ?? "?");
-    await r.arrayBuffer();
   }
   return out;
 }
@@ -292,15 +323,53 @@ async function nameOf(
   headers: Record<string, string> = {},
 ): Promise<string> {
   const r = await post(f, url, headers);
-  const name = `${r.status} ${r.headers.get("x-mock-name") ?? r.headers.get("x-llmproxy-error")}`;
-  await r.arrayBuffer();
-  return name;
+  return `${r.status} ${r.headers.get("x-mock-name") ?? r.headers.get("x-llmproxy-error")}`;
+}
+
+/** The test's context, and the signal that fires when the whole test ran out of time. */
+interface Run {
+  readonly t: Deno.TestContext;
+  readonly expired: AbortSignal;
+}
+
+/**
+ * `t.step` that fails (instead of hanging) once `ms` have passed, or at once when the
+ * whole test runs out of time; once it has, the steps left are not started.
+ */
+function step(
+  run: Run,
+  name: string,
+  fn: (signal: AbortSignal) => Promise<void>,
+  ms = STEP_DEADLINE_MS,
+): Promise<boolean> {
+  return run.t.step({
+    name,
+    ignore: run.expired.aborted,
+    fn: () =>
+      withDeadline(
+        (signal) => untilAborted(fn(AbortSignal.any([signal, run.expired])), run.expired),
+        ms,
+        `step "${name}"`,
+      ),
+  });
+}
+
+/** `p`, or its signal's reason once that fires. */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  let onAbort!: () => void;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([p, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
 }
 
 const API = "http://api.example.com";
 
 // Everything is closed in `finally` (miniflare, mocks, the persistence directory), so
-// Deno's sanitizers stay on; a watchdog disposes miniflare if the test runs away.
+// Deno's sanitizers stay on. Every request and step has a deadline; past the test's
+// deadline the test fails, and miniflare is disposed at once so nothing waits on it.
 Deno.test({
   name: "workers: the bundle in workerd with Durable Objects",
   async fn(t) {
@@ -315,103 +384,137 @@ Deno.test({
     const deadUrl = `http://127.0.0.1:${freePort()}`;
     const persist = await Deno.makeTempDir({ prefix: "llmproxy-workers-" });
     const yaml = configYaml(mocks, deadUrl);
+    // The miniflare running now; `stop` disposes it (once) and waits for every disposal.
     let mf: Miniflare | undefined;
-    const watchdog = setTimeout(() => {
-      console.error("workers test: over 120 s, disposing miniflare");
-      void mf?.dispose();
-    }, 120_000);
+    const disposals: Promise<void>[] = [];
+    const track = (started: Miniflare) => mf = started;
+    const stop = async () => {
+      if (mf !== undefined) disposals.push(dispose(mf));
+      mf = undefined;
+      for (const r of await Promise.allSettled(disposals)) {
+        if (r.status === "rejected") console.error(`workers test: ${r.reason}`);
+      }
+    };
     try {
-      mf = await startWorkers(yaml, persist);
-      const env: Env = {
-        mf,
-        url: String(await mf.ready).replace(/\/$/, ""),
-        main: reconnecting((url, init) =>
-          mf!.dispatchFetch(url, init as never) as unknown as Promise<Response>
-        ),
-        peer: await fetcherOf(mf, "peer"),
-        memoryUrl: String(await mf.unsafeGetDirectURL("memory")).replace(/\/$/, ""),
-        durableUrl: String(await mf.unsafeGetDirectURL("durable")).replace(/\/$/, ""),
-        mocks,
-      };
-      await cases(t, env);
-      await t.step(
-        "admin changes and open breakers survive a restart of workerd",
-        async () => {
-          const url = `${API}/breaker-long/v1/chat/completions`;
-          for (let i = 0; i < 5; i++) {
-            assert.equal(await nameOf(env.main, url, { "x-mock-status": "500" }), "500 brk");
-          }
-          assert.equal(await nameOf(env.main, url), "503 no_available_upstream");
-          await mf!.dispose();
-          mf = await startWorkers(yaml, persist);
-          const main = reconnecting((url: string, init?: RequestInit) =>
-            mf!.dispatchFetch(url, init as never) as unknown as Promise<Response>
+      await withDeadline(
+        async (expired) => {
+          const run: Run = { t, expired };
+          const first = await startWorkers(yaml, persist, track);
+          const env: Env = {
+            url: await entryUrl(first),
+            main: mainOf(first),
+            peer: await fetcherOf(first, "peer"),
+            memoryUrl: await directUrl(first, "memory"),
+            durableUrl: await directUrl(first, "durable"),
+            mocks,
+          };
+          await cases(run, env);
+          await step(
+            run,
+            "admin changes and open breakers survive a restart of workerd",
+            async () => {
+              const url = `${API}/breaker-long/v1/chat/completions`;
+              for (let i = 0; i < 5; i++) {
+                assert.equal(await nameOf(env.main, url, { "x-mock-status": "500" }), "500 brk");
+              }
+              assert.equal(await nameOf(env.main, url), "503 no_available_upstream");
+              await stop();
+              const again = await startWorkers(yaml, persist, track);
+              const main = mainOf(again);
+              assert.equal(await nameOf(main, `${API}/live/v1/chat/completions`), "200 c");
+              const peer = await fetcherOf(again, "peer");
+              assert.equal(await nameOf(peer, `${API}/live/v1/chat/completions`), "200 c");
+              // The group object restarted and restored its breaker from storage.
+              assert.equal(await nameOf(main, url), "503 no_available_upstream");
+            },
+            STEP_DEADLINE_MS + MINIFLARE_DEADLINE_MS,
           );
-          assert.equal(await nameOf(main, `${API}/live/v1/chat/completions`), "200 c");
-          const peer = await fetcherOf(mf!, "peer");
-          assert.equal(await nameOf(peer, `${API}/live/v1/chat/completions`), "200 c");
-          // The group object restarted and restored its breaker from storage.
-          assert.equal(await nameOf(main, url), "503 no_available_upstream");
         },
+        TEST_DEADLINE_MS,
+        "workers test",
+        // Whatever still waits on workerd ends with it; the test then fails.
+        stop,
       );
     } finally {
-      clearTimeout(watchdog);
-      await mf?.dispose();
-      await Promise.all(Object.values(mocks).map((m) => m.close()));
+      await Promise.all([
+        stop(),
+        // Bounded (harness): a stream that never ends fails the test, it does not hang.
+        ...Object.values(mocks).map((m) =>
+          m.close().catch((e) => console.error(`workers test: ${e}`))
+        ),
+      ]);
       await Deno.remove(persist, { recursive: true }).catch(() => {});
     }
   },
 });
 
-async function cases(t: Deno.TestContext, env: Env): Promise<void> {
+async function entryUrl(mf: Miniflare): Promise<string> {
+  const url = await withDeadline(mf.ready, MINIFLARE_DEADLINE_MS, "miniflare ready");
+  return String(url).replace(/\/$/, "");
+}
+
+async function directUrl(mf: Miniflare, name: string): Promise<string> {
+  const url = await withDeadline(
+    mf.unsafeGetDirectURL(name),
+    REQUEST_DEADLINE_MS,
+    `miniflare unsafeGetDirectURL(${name})`,
+  );
+  return String(url).replace(/\/$/, "");
+}
+
+async function cases(run: Run, env: Env): Promise<void> {
   const { main, peer } = env;
 
-  await t.step("forward by host name, else LLMPROXY_FORWARD, else the first forward", async () => {
-    assert.equal(await nameOf(main, "http://other.example.com/v1/chat/completions"), "200 b");
-    assert.equal(await nameOf(main, `${API}/only-b/v1/chat/completions`), "200 b");
-    // Host names compare case-insensitively.
-    assert.equal(
-      await nameOf(main, "http://OTHER.example.com/failover/v1/chat/completions"),
-      "200 b",
-    );
-    // main has LLMPROXY_FORWARD=main: an unknown host uses main (failover → a).
-    assert.equal(
-      await nameOf(main, "http://unknown.example.net/failover/v1/chat/completions"),
-      "200 a",
-    );
-    // peer has none: the first forward (other → b).
-    assert.equal(
-      await nameOf(peer, "http://unknown.example.net/failover/v1/chat/completions"),
-      "200 b",
-    );
-  });
+  await step(
+    run,
+    "forward by host name, else LLMPROXY_FORWARD, else the first forward",
+    async () => {
+      assert.equal(await nameOf(main, "http://other.example.com/v1/chat/completions"), "200 b");
+      assert.equal(await nameOf(main, `${API}/only-b/v1/chat/completions`), "200 b");
+      // Host names compare case-insensitively.
+      assert.equal(
+        await nameOf(main, "http://OTHER.example.com/failover/v1/chat/completions"),
+        "200 b",
+      );
+      // main has LLMPROXY_FORWARD=main: an unknown host uses main (failover → a).
+      assert.equal(
+        await nameOf(main, "http://unknown.example.net/failover/v1/chat/completions"),
+        "200 a",
+      );
+      // peer has none: the first forward (other → b).
+      assert.equal(
+        await nameOf(peer, "http://unknown.example.net/failover/v1/chat/completions"),
+        "200 b",
+      );
+    },
+  );
 
-  await t.step("routes follow the documented priority", async () => {
+  await step(run, "routes follow the documented priority", async () => {
     // The mock answers 404 for these paths; which mock answered tells the group.
     assert.equal(await nameOf(main, `${API}/api/users/admin`), "404 b");
     assert.equal(await nameOf(main, `${API}/api/users/admins`), "404 a");
   });
 
-  await t.step("roundrobin rotates in list order, across isolates", async () => {
+  await step(run, "roundrobin rotates in list order, across isolates", async () => {
     assert.deepEqual(await names(main, `${API}/v1/chat/completions`, 4), ["a", "b", "a", "b"]);
     // The position lives in the group object: the next isolate continues it.
     assert.deepEqual(await names(peer, `${API}/v1/chat/completions`, 2), ["a", "b"]);
     assert.deepEqual(await names(main, `${API}/v1/chat/completions`, 1), ["a"]);
   });
 
-  await t.step("weighted_roundrobin gives each member its weight, interleaved", async () => {
+  await step(run, "weighted_roundrobin gives each member its weight, interleaved", async () => {
     const got = await names(main, `${API}/wrr/v1/chat/completions`, 8);
     assert.equal(got.filter((n) => n === "a").length, 6);
     assert.equal(got.filter((n) => n === "b").length, 2);
     assert.ok(!got.join("").includes("aaaa"), got.join(""));
   });
 
-  await t.step("random reaches every member", async () => {
+  await step(run, "random reaches every member", async () => {
     const got = new Set(await names(main, `${API}/random/v1/chat/completions`, 40));
     assert.deepEqual([...got].sort(), ["a", "b"]);
   });
 
-  await t.step("failover always uses the first available member", async () => {
+  await step(run, "failover always uses the first available member", async () => {
     assert.deepEqual(await names(main, `${API}/failover/v1/chat/completions`, 5), [
       "a",
       "a",
@@ -421,13 +524,14 @@ async function cases(t: Deno.TestContext, env: Env): Promise<void> {
     ]);
   });
 
-  await t.step("response_aware prefers the faster member", async () => {
+  await step(run, "response_aware prefers the faster member", async () => {
     const got = await names(main, `${API}/ra/v1/chat/completions`, 16);
     const fast = got.filter((n) => n === "a").length;
     assert.ok(fast >= 12, `fast member got ${fast} of 16: ${got.join(",")}`);
   });
 
-  await t.step(
+  await step(
+    run,
     "a breaker opened by one request's failures holds for the next ones, in every isolate",
     async () => {
       const url = `${API}/breaker/v1/chat/completions`;
@@ -443,7 +547,6 @@ async function cases(t: Deno.TestContext, env: Env): Promise<void> {
         assert.equal(r.headers.get("x-llmproxy-error"), "no_available_upstream");
         const ra = Number(r.headers.get("retry-after"));
         assert.ok(ra >= 1 && ra <= 1, `retry-after ${ra}`);
-        await r.arrayBuffer();
       }
       assert.equal(
         (await mockStats(env.mocks.brk!)).requests,
@@ -458,15 +561,15 @@ async function cases(t: Deno.TestContext, env: Env): Promise<void> {
       assert.equal(await nameOf(main, url), "200 brk");
       assert.equal(await nameOf(peer, url), "200 brk");
       // The group object reports the state the admin API shows.
-      const groups = await main(`${API}/_llmproxy/api/v1/upstream-groups/breaker`, {
+      const groups = await send(main, `${API}/_llmproxy/api/v1/upstream-groups/breaker`, {
         headers: { authorization: `Bearer ${TOKEN}` },
       });
       assert.equal(groups.status, 200);
-      await groups.arrayBuffer();
     },
   );
 
-  await t.step(
+  await step(
+    run,
     "rate limit held in a Durable Object: burst 3 then 429, across isolates",
     async () => {
       const url = "http://limited.example.com/v1/chat/completions";
@@ -481,8 +584,8 @@ async function cases(t: Deno.TestContext, env: Env): Promise<void> {
         statuses.push(r.status);
         if (r.status === 429) {
           retryAfter = r.headers.get("retry-after") ?? "";
-          assert.equal((await r.json()).error.code, "rate_limited");
-        } else await r.arrayBuffer();
+          assert.equal(r.json().error.code, "rate_limited");
+        }
       }
       assert.deepEqual(statuses, [200, 200, 200, 429]);
       assert.equal(retryAfter, "1");
@@ -490,17 +593,45 @@ async function cases(t: Deno.TestContext, env: Env): Promise<void> {
       // Another client has its own bucket.
       const other = await post(main, url, { "cf-connecting-ip": "198.51.100.9" });
       assert.equal(other.status, 200);
-      await other.arrayBuffer();
     },
   );
 
-  await t.step(
-    "SSE via the openai SDK arrives chunk by chunk with the upstream's pacing",
+  await step(
+    run,
+    "refused requests with an unread body keep their connection usable (60 in a row)",
     async () => {
-      const ai = new OpenAI({ baseURL: `${env.url}/v1`, apiKey: "client-key", maxRetries: 0 });
+      // The proxy refuses without reading the body. Unless the worker reads it before
+      // answering (request_body.ts), workerd loses the connection: the 429's body never
+      // arrives (the test hung), or the next request on it fails with ECONNRESET. Seen
+      // through miniflare's proxy (peer), about one refusal in twenty.
+      const url = "http://limited.example.com/v1/chat/completions";
+      const ip = { "cf-connecting-ip": "203.0.113.8" };
+      let refused = 0;
+      for (let i = 0; i < 63; i++) {
+        const r = await post(i % 3 === 2 ? main : peer, url, ip);
+        if (r.status === 429) {
+          assert.equal(r.json().error.code, "rate_limited");
+          refused++;
+        } else assert.equal(r.status, 200, `request ${i}`);
+      }
+      // Burst 3, then one token a second.
+      assert.ok(refused >= 45, `${refused} of 63 refused`);
+    },
+  );
+
+  await step(
+    run,
+    "SSE via the openai SDK arrives chunk by chunk with the upstream's pacing",
+    async (signal) => {
+      const ai = new OpenAI({
+        baseURL: `${env.url}/v1`,
+        apiKey: "client-key",
+        maxRetries: 0,
+        timeout: STEP_DEADLINE_MS,
+      });
       const stream = await ai.chat.completions.create(
         { model: "m", stream: true, messages: [{ role: "user", content: "hi" }] },
-        { headers: { "x-mock-chunks": "20", "x-mock-chunk-delay": "100" } },
+        { headers: { "x-mock-chunks": "20", "x-mock-chunk-delay": "100" }, signal },
       );
       const times: number[] = [];
       let text = "";
@@ -519,10 +650,10 @@ async function cases(t: Deno.TestContext, env: Env): Promise<void> {
     },
   );
 
-  await t.step("a client that leaves mid-stream aborts the upstream within 1 s", async () => {
+  await step(run, "a client that leaves mid-stream aborts the upstream within 1 s", async () => {
     const before = (await mockStats(env.mocks.a!)).streams_aborted!;
     const ac = new AbortController();
-    const r = await fetch(`${env.url}/failover/v1/chat/completions`, {
+    const r = await fetchWithDeadline(`${env.url}/failover/v1/chat/completions`, {
       method: "POST",
       headers: {
         "content-type": "application/json",
@@ -531,122 +662,128 @@ async function cases(t: Deno.TestContext, env: Env): Promise<void> {
       },
       body: chat(true),
       signal: ac.signal,
+      deadlineMs: REQUEST_DEADLINE_MS,
     });
     assert.equal(r.status, 200);
     const reader = r.body!.getReader();
-    await reader.read();
-    await reader.read();
-    ac.abort();
-    await reader.cancel().catch(() => {});
-    const deadline = Date.now() + 1000;
-    let aborted = before;
-    while (Date.now() < deadline) {
-      aborted = (await mockStats(env.mocks.a!)).streams_aborted!;
-      if (aborted > before) break;
-      await delay(20);
+    try {
+      await withDeadline(reader.read(), REQUEST_DEADLINE_MS, "first chunk of the stream");
+      await withDeadline(reader.read(), REQUEST_DEADLINE_MS, "second chunk of the stream");
+    } finally {
+      ac.abort();
+      await reader.cancel().catch(() => {});
     }
+    let aborted = before;
+    await eventually(
+      "upstream sees the client leave",
+      async () => (aborted = (await mockStats(env.mocks.a!)).streams_aborted!) > before,
+      1000,
+      () => `streams_aborted ${aborted}, ${before} before`,
+    );
     assert.equal(aborted, before + 1, "upstream saw no abort within 1 s");
   });
 
-  await t.step("in-flight counts come back down once bodies are over", async () => {
+  await step(run, "in-flight counts come back down once bodies are over", async () => {
     for (let i = 0; i < 4; i++) {
       const r = await post(main, `${API}/v1/chat/completions`, {}, true);
-      await r.text();
+      assert.equal(r.status, 200);
     }
     // Releases run after the response (ctx.waitUntil); give them a moment.
     await delay(200);
-    const r = await main(`${API}/_llmproxy/api/v1/upstream-groups/rr`, {
+    const r = await send(main, `${API}/_llmproxy/api/v1/upstream-groups/rr`, {
       headers: { authorization: `Bearer ${TOKEN}` },
     });
     assert.equal(r.status, 200);
-    const text = JSON.stringify(await r.json());
+    const text = JSON.stringify(r.json());
     const counts = [...text.matchAll(/"in_flight"\s*:\s*(\d+)/g)].map((m) => m[1]);
     assert.deepEqual(counts, ["0", "0"], text);
   });
 
-  await t.step("a retrying group with one dead member never fails a client request", async () => {
-    for (let i = 0; i < 6; i++) {
-      assert.equal(await nameOf(main, `${API}/retry/v1/chat/completions`), "200 a");
-    }
-  });
+  await step(
+    run,
+    "a retrying group with one dead member never fails a client request",
+    async () => {
+      for (let i = 0; i < 6; i++) {
+        assert.equal(await nameOf(main, `${API}/retry/v1/chat/completions`), "200 a");
+      }
+    },
+  );
 
-  await t.step("retries a 5xx on another member and returns its answer", async () => {
+  await step(run, "retries a 5xx on another member and returns its answer", async () => {
     const r = await post(main, `${API}/retry5xx/v1/chat/completions`, { "x-mock-status": "503" });
     assert.equal(r.status, 503);
-    assert.match((await r.json()).error.message, /forced status 503 from a/);
+    assert.match(r.json().error.message, /forced status 503 from a/);
   });
 
-  await t.step("stream: false with timeout.request 1 → 504 in about 1 s", async () => {
+  await step(run, "stream: false with timeout.request 1 → 504 in about 1 s", async () => {
     const t0 = performance.now();
     const r = await post(main, `${API}/timeout/v1/chat/completions`, { "x-mock-latency": "3000" });
     const took = performance.now() - t0;
     assert.equal(r.status, 504);
-    assert.equal((await r.json()).error.code, "upstream_timeout");
+    assert.equal(r.json().error.code, "upstream_timeout");
     assert.ok(took >= 900 && took < 2500, `took ${took} ms`);
   });
 
-  await t.step("compressed answers keep bytes and Content-Encoding consistent", async () => {
-    const r = await fetch(`${env.url}/__mock/gzip`, { headers: { "accept-encoding": "gzip" } });
+  await step(run, "compressed answers keep bytes and Content-Encoding consistent", async () => {
+    const r = await fetchAll(`${env.url}/__mock/gzip`, {
+      headers: { "accept-encoding": "gzip" },
+      deadlineMs: REQUEST_DEADLINE_MS,
+    });
     assert.equal(r.status, 200);
-    assert.equal((await r.json()).gzip, true);
+    assert.equal(r.json().gzip, true);
   });
 
-  await t.step("unreachable upstream → 502 upstream_unreachable", async () => {
+  await step(run, "unreachable upstream → 502 upstream_unreachable", async () => {
     const r = await post(main, `${API}/unreachable/v1/chat/completions`);
     assert.equal(r.status, 502);
     assert.equal(r.headers.get("x-llmproxy-error"), "upstream_unreachable");
-    assert.equal((await r.json()).error.type, "llmproxy_error");
+    assert.equal(r.json().error.type, "llmproxy_error");
   });
 
-  await t.step("admin: refused without a token, 401 with a wrong one", async () => {
-    const off = await peer(`${API}/_llmproxy/api/v1/upstreams`);
+  await step(run, "admin: refused without a token, 401 with a wrong one", async () => {
+    const off = await send(peer, `${API}/_llmproxy/api/v1/upstreams`);
     assert.equal(off.status, 404);
-    assert.match((await off.json()).error.message, /LLMPROXY_ADMIN_AUTH_TOKEN/);
-    const wrong = await main(`${API}/_llmproxy/api/v1/upstreams`, {
+    assert.match(off.json().error.message, /LLMPROXY_ADMIN_AUTH_TOKEN/);
+    const wrong = await send(main, `${API}/_llmproxy/api/v1/upstreams`, {
       headers: { authorization: "Bearer nope" },
     });
     assert.equal(wrong.status, 401);
-    await wrong.arrayBuffer();
-    const metrics = await main(`${API}/_llmproxy/metrics`);
+    const metrics = await send(main, `${API}/_llmproxy/metrics`);
     assert.equal(metrics.status, 401);
-    await metrics.arrayBuffer();
-    const health = await main(`${API}/_llmproxy/health`);
+    const health = await send(main, `${API}/_llmproxy/health`);
     assert.equal(health.status, 200);
-    await health.arrayBuffer();
   });
 
-  await t.step(
+  await step(
+    run,
     "admin: POST upstream + PATCH group reach the next request, in every isolate",
     async () => {
       const auth = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" };
-      const created = await main(`${API}/_llmproxy/api/v1/upstreams`, {
+      const created = await send(main, `${API}/_llmproxy/api/v1/upstreams`, {
         method: "POST",
         headers: auth,
         body: JSON.stringify({ name: "c", url: env.mocks.c!.url }),
       });
-      assert.equal(created.status, 201, await created.clone().text());
-      await created.arrayBuffer();
-      const patched = await main(`${API}/_llmproxy/api/v1/upstream-groups/live`, {
+      assert.equal(created.status, 201, created.text());
+      const patched = await send(main, `${API}/_llmproxy/api/v1/upstream-groups/live`, {
         method: "PATCH",
         headers: auth,
         body: JSON.stringify({ upstreams: [{ name: "c" }] }),
       });
-      assert.equal(patched.status, 200, await patched.clone().text());
-      await patched.arrayBuffer();
+      assert.equal(patched.status, 200, patched.text());
       assert.equal(await nameOf(main, `${API}/live/v1/chat/completions`), "200 c");
       // peer checks the config object on every request (LLMPROXY_CONFIG_REFRESH_MS=0).
       assert.equal(await nameOf(peer, `${API}/live/v1/chat/completions`), "200 c");
     },
   );
 
-  await t.step("latency added by Durable Object state (200 requests each)", async () => {
+  await step(run, "latency added by Durable Object state (200 requests each)", async () => {
     // Same forward (rate limit on) and group; the two workers alternate request by
     // request so that load on the machine affects both alike.
     const path = "/v1/chat/completions";
     const one = async (base: string) => {
       const t0 = performance.now();
       const r = await post(fetch, `${base}${path}`);
-      await r.arrayBuffer();
       assert.equal(r.status, 200);
       return performance.now() - t0;
     };

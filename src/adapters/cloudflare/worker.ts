@@ -7,13 +7,21 @@
  */
 
 import { handleRequest, type WorkerEnv } from "./handler.ts";
+import { guardRequestBody } from "./request_body.ts";
 import type { ExecutionContext } from "./types.ts";
 
 export { ConfigObject, GroupStateObject, RateLimiterObject } from "./durable_objects.ts";
 export type { WorkerEnv } from "./handler.ts";
 
 export default {
-  fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
-    return handleRequest(request, env, ctx);
+  async fetch(request: Request, env: WorkerEnv, ctx: ExecutionContext): Promise<Response> {
+    // A body left unread (a refusal) is read before answering: workerd loses the
+    // connection of a request answered before its body was read (request_body.ts).
+    const guarded = guardRequestBody(request);
+    try {
+      return await handleRequest(guarded.request, env, ctx);
+    } finally {
+      await guarded.finish();
+    }
   },
 };
