@@ -17,13 +17,14 @@ const BODYLESS = new Set([204, 304]);
  *   upstream exchange behind it.
  * - A body that fails mid-way (upstream cut, request deadline) ends the connection
  *   without the final chunk, so the client sees an incomplete response instead of a
- *   short one that looks complete.
+ *   short one that looks complete; `onBodyError` hears of it first.
  */
 export async function writeResponse(
   res: ServerResponse,
   response: Response,
   clientGone: AbortSignal,
   keepAlive: boolean,
+  onBodyError?: (error: unknown) => void,
 ): Promise<void> {
   const body = response.body;
   if (clientGone.aborted || res.destroyed) {
@@ -99,7 +100,10 @@ export async function writeResponse(
       next = reader.read();
     }
     res.end();
-  } catch {
+  } catch (e) {
+    // The body failed while the client was still there (an upstream cut it): say so
+    // before the connection is cut, so it is not taken for the client leaving.
+    if (headError === undefined && !clientGone.aborted) onBodyError?.(e);
     await reader.cancel().catch(() => {});
     res.destroy();
     if (headError !== undefined) throw headError;

@@ -1,4 +1,7 @@
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { Buffer } from "node:buffer";
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
+import { errorResponse } from "../../core/proxy/errors.ts";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { connectionBudget } from "../../daemon/connection_budget.ts";
@@ -84,10 +87,15 @@ export function nodeServe(options: ServeOptions): Promise<Listener> {
       lost = reject;
     });
     completed.catch(() => {});
+    let bodyFailed = false;
+    const onBodyError = (e: unknown) => {
+      bodyFailed = true;
+      lost(e);
+    };
     res.once("close", () => {
       running.delete(res);
       if (res.writableFinished) sent();
-      else {
+      else if (!bodyFailed) {
         const gone = new DOMException("the client went away", "AbortError");
         ac.abort(gone);
         lost(gone);
@@ -99,12 +107,8 @@ export function nodeServe(options: ServeOptions): Promise<Listener> {
     try {
       request = toRequest(req, listenerHost);
     } catch {
-      res.writeHead(400, {
-        "content-type": "text/plain",
-        "content-length": "12",
-        connection: "close",
-      });
-      res.end("bad request\n");
+      // A request no `Request` can hold (`TRACE`, a bad target): the client's error.
+      await writeResponse(res, refusal(req.method ?? ""), ac.signal, false);
       return;
     }
     let response: Response;
@@ -119,13 +123,28 @@ export function nodeServe(options: ServeOptions): Promise<Listener> {
       response = internalError();
     }
     try {
-      await writeResponse(res, response, ac.signal, !closing);
+      await writeResponse(res, response, ac.signal, !closing, onBodyError);
     } catch (e) {
       logError(e);
     }
   };
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     onRequest(req, res).catch(logError);
+  });
+  // CONNECT never reaches "request": refuse it in the same shape as TRACE.
+  server.on("connect", (req: IncomingMessage, socket: Duplex) => {
+    void answerRaw(socket, refusal(req.method ?? "CONNECT"));
+  });
+  // A head that timed out or could not be parsed: an OpenAI-shaped answer, then close.
+  server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const timedOut = err.code === "ERR_HTTP_REQUEST_TIMEOUT";
+    const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
+    const answer = timedOut
+      ? errorResponse("request_timeout", "client did not send the request head in time")
+      : tooLarge
+      ? errorResponse("invalid_request", "request head too large")
+      : errorResponse("invalid_request", "malformed HTTP request");
+    void answerRaw(socket, answer, tooLarge ? 431 : undefined);
   });
 
   const shutdown = (): Promise<void> => {
@@ -168,6 +187,37 @@ function readLimits(): string | undefined {
     return readFileSync("/proc/self/limits", "utf8");
   } catch {
     return undefined;
+  }
+}
+
+/** The answer to a request that cannot be proxied at all. */
+function refusal(method: string): Response {
+  const m = method.toUpperCase();
+  return m === "CONNECT" || m === "TRACE" || m === "TRACK"
+    ? errorResponse("method_not_allowed", `method ${m} cannot be proxied`, undefined, {
+      allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+      connection: "close",
+    })
+    : errorResponse("invalid_request", "the request target is not a valid URL", undefined, {
+      connection: "close",
+    });
+}
+
+/** Writes a small answer straight to a socket that has no response object, then closes. */
+async function answerRaw(socket: Duplex, response: Response, status?: number): Promise<void> {
+  try {
+    if (!socket.writable) return;
+    const body = new Uint8Array(await response.arrayBuffer());
+    const code = status ?? response.status;
+    const reason = STATUS_CODES[code] ?? "";
+    let head = `HTTP/1.1 ${code} ${reason}\r\n`;
+    for (const [k, v] of response.headers) {
+      if (k !== "connection" && k !== "content-length") head += `${k}: ${v}\r\n`;
+    }
+    head += `connection: close\r\ncontent-length: ${body.byteLength}\r\n\r\n`;
+    socket.end(Buffer.concat([Buffer.from(head, "latin1"), body]));
+  } catch {
+    socket.destroy();
   }
 }
 

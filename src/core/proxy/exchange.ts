@@ -26,6 +26,8 @@ export class Exchange {
   ttfbMs = -1;
   /** The buffered request body's lazy view (model, fields), once the body was read. */
   requestBody: RequestBody | undefined;
+  /** Token usage the answer reported (SPEC §10.4), for the access log. */
+  usage: { model?: string; input?: number; output?: number; ttftMs?: number } | undefined;
   readonly start: number;
   readonly method: string;
   /** Fires when the client leaves before its answer is complete. */
@@ -78,9 +80,19 @@ export class Exchange {
       ttfb_ms: this.ttfbMs < 0 ? null : Math.round(this.ttfbMs * 10) / 10,
       duration_ms: Math.round((now - this.start) * 10) / 10,
       bytes,
+      model: this.usage?.model ?? this.requestModel() ?? null,
+      input_tokens: this.usage?.input ?? null,
+      output_tokens: this.usage?.output ?? null,
+      ttft_ms: this.usage?.ttftMs === undefined ? null : Math.round(this.usage.ttftMs * 10) / 10,
       ...(error ? { error } : {}),
     });
     this.done();
+  }
+
+  /** The request's model, when its body is JSON (parsed at most once). */
+  requestModel(): string | undefined {
+    const view = this.requestBody;
+    return view !== undefined && view.isJson ? view.model : undefined;
   }
 
   /**

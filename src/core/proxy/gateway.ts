@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from "../clock.ts";
 import type { Config } from "../config/types.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
-import { BREAKER_STATE_VALUE, ProxyMetrics } from "../metrics/mod.ts";
+import { BREAKER_STATE_VALUE, ModelLabels, ProxyMetrics } from "../metrics/mod.ts";
 import { MemoryStateStore } from "../state/mod.ts";
 import type { BreakerState, StateStore } from "../state/types.ts";
 import { errorResponse } from "./errors.ts";
@@ -53,6 +53,8 @@ export class Gateway {
   readonly metrics: ProxyMetrics;
   readonly store: StateStore;
   readonly random: () => number;
+  /** The bounded `model` label values of the token metrics. */
+  readonly modelLabels: ModelLabels = new ModelLabels();
   readonly #transports: TransportFactory;
   #snapshot: Snapshot;
 

@@ -5,10 +5,13 @@ export type BodyEnd = "complete" | "cancelled" | "error";
  * Passes a body through untouched (same chunks, no buffering: highWaterMark 0 keeps
  * the client's back-pressure on the upstream) and reports once how it ended and how
  * many bytes went out. Cancelling it (the client left) cancels the upstream body.
+ * `onChunk` sees each chunk (synchronously, once it has been handed on): usage
+ * accounting reads the answer there.
  */
 export function observeBody(
   body: ReadableStream<Uint8Array>,
   onEnd: (end: BodyEnd, bytes: number) => void,
+  onChunk?: (chunk: Uint8Array) => void,
 ): ReadableStream<Uint8Array> {
   const read = chunkReader(body);
   let bytes = 0;
@@ -35,6 +38,8 @@ export function observeBody(
       }
       bytes += chunk.byteLength;
       controller.enqueue(chunk);
+      // After the enqueue: the chunk is on its way before it is looked at.
+      onChunk?.(chunk);
     },
     cancel(reason) {
       end("cancelled");

@@ -10,6 +10,8 @@ import { type BodyEnd, observeBody } from "./observed_body.ts";
 import { checkRequest, requestTarget } from "./request_checks.ts";
 import type { ForwardRuntime, GroupRuntime, Snapshot, UpstreamRuntime } from "./snapshot.ts";
 import { injectIncludeUsage, RequestBody, rewriteModel } from "../llm/mod.ts";
+import { createUsageScanner } from "../usage/mod.ts";
+import { recordUsage } from "./usage_accounting.ts";
 import { targetUrl } from "./target_url.ts";
 import { TransportError } from "./transport.ts";
 
@@ -335,8 +337,13 @@ class Tries {
    */
   #respond(res: Response, attempt: Attempt, verdict: AttemptEnd): Response {
     const ex = this.#ex;
+    const gw = ex.gw;
     const status = res.status;
     const out = clientResponseHeaders(res.headers);
+    // Usage is read from successful answers to POSTs, as they pass (SPEC §10.4).
+    const usage = res.body !== null && this.#request.method === "POST" && status < 300
+      ? createUsageScanner(res.headers, { now: () => gw.clock.now() })
+      : undefined;
     const onEnd = (how: BodyEnd, bytes: number) => {
       let end: AttemptEnd = verdict;
       let error: "client_gone" | "upstream_body_cut" | "upstream_timeout" | undefined;
@@ -351,16 +358,18 @@ class Tries {
           error = "upstream_body_cut";
         }
       }
+      const gname = this.#group.config.name;
       if (error === "upstream_body_cut" || error === "upstream_timeout") {
         const kind = error === "upstream_timeout" ? "timeout" : "unreachable";
-        ex.gw.metrics.upstreamErrors.labels(kind, this.#group.config.name, ex.upstream).inc();
+        gw.metrics.upstreamErrors.labels(kind, gname, ex.upstream).inc();
       }
+      if (usage !== undefined) recordUsage(ex, gname, ex.upstream, status, usage.end());
       const ended = attempt.end(end);
       ex.conn.waitUntil?.(ended);
       ex.finish(status, bytes, error);
     };
     const length = res.headers.get("content-length");
-    if (ex.conn.completed && length !== null && res.body !== null) {
+    if (usage === undefined && ex.conn.completed && length !== null && res.body !== null) {
       // The runtime tells when the response is out: hand it the upstream body as is, so
       // it can move the bytes without a round trip through JavaScript per chunk.
       const bytes = this.#request.method === "HEAD" ? 0 : Number(length);
@@ -378,7 +387,8 @@ class Tries {
       onEnd("complete", 0);
       return new Response(null, { status, statusText: res.statusText, headers: out });
     }
-    return new Response(observeBody(res.body, onEnd), {
+    const onChunk = usage === undefined ? undefined : (chunk: Uint8Array) => usage.scan(chunk);
+    return new Response(observeBody(res.body, onEnd, onChunk), {
       status,
       statusText: res.statusText,
       headers: out,

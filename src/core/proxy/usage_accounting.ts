@@ -1,0 +1,49 @@
+import type { UsageReport } from "../usage/mod.ts";
+import type { Exchange } from "./exchange.ts";
+
+/**
+ * Records what an answer reported about tokens (SPEC §10.4): the token counters, time
+ * to first token and per output token, `usage_missing` for a successful JSON POST
+ * that reported nothing, and the access log's fields.
+ */
+export function recordUsage(
+  ex: Exchange,
+  group: string,
+  upstream: string,
+  status: number,
+  report: UsageReport,
+): void {
+  const gw = ex.gw;
+  const m = gw.metrics;
+  const ttftMs = report.firstEventAt !== undefined ? report.firstEventAt - ex.start : undefined;
+  if (!report.found) {
+    if (status >= 200 && status < 300 && ex.method === "POST" && ex.requestBody?.isJson) {
+      m.usageMissing.labels(group, upstream).inc();
+    }
+    if (ttftMs !== undefined) ex.usage = { ttftMs };
+    return;
+  }
+  const model = report.model ?? ex.requestModel();
+  const label = gw.modelLabels.label(model);
+  const count = (type: string, n: number | undefined) => {
+    if (n !== undefined && n > 0) m.tokens.labels(group, upstream, label, type).inc(n);
+  };
+  count("input", report.input);
+  count("output", report.output);
+  count("cached_input", report.cachedInput);
+  count("reasoning", report.reasoning);
+  if (ttftMs !== undefined) {
+    m.timeToFirstToken.labels(group, upstream, label).observe(ttftMs / 1000);
+    const out = report.output;
+    if (out !== undefined && out >= 2 && report.lastEventAt !== undefined) {
+      const per = (report.lastEventAt - report.firstEventAt!) / (out - 1);
+      m.timePerOutputToken.labels(group, upstream, label).observe(per / 1000);
+    }
+  }
+  ex.usage = {
+    ...(model !== undefined ? { model } : {}),
+    ...(report.input !== undefined ? { input: report.input } : {}),
+    ...(report.output !== undefined ? { output: report.output } : {}),
+    ...(ttftMs !== undefined ? { ttftMs } : {}),
+  };
+}
