@@ -89,7 +89,13 @@ export async function serveConfig(
   logger: Logger,
   settings: ServeSettings,
 ): Promise<number> {
-  const gateway = new Gateway({ config, transports: rt.transports(logger), logger });
+  const gateway = new Gateway({
+    config,
+    transports: rt.transports(logger),
+    logger,
+    // Only for measuring its cost (bench/run.ts): budgets and token metrics need it.
+    usageAccounting: rt.env("LLMPROXY_USAGE_ACCOUNTING") !== "off",
+  });
   let ready = false;
   const forwards = new Map<string, Listener>();
 

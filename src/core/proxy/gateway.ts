@@ -41,6 +41,11 @@ export interface GatewayOptions {
   readonly logger?: Logger;
   readonly metrics?: ProxyMetrics;
   readonly random?: () => number;
+  /**
+   * Read token usage from answers (SPEC §10.4); on by default. Off only to measure
+   * what it costs (the benchmark), since budgets and metrics depend on it.
+   */
+  readonly usageAccounting?: boolean;
 }
 
 /**
@@ -55,6 +60,8 @@ export class Gateway {
   readonly random: () => number;
   /** The bounded `model` label values of the token metrics. */
   readonly modelLabels: ModelLabels = new ModelLabels();
+  /** Whether answers are read for token usage. */
+  readonly usageAccounting: boolean;
   readonly #transports: TransportFactory;
   #snapshot: Snapshot;
 
@@ -63,6 +70,7 @@ export class Gateway {
     this.logger = options.logger ?? silentLogger;
     this.metrics = options.metrics ?? new ProxyMetrics();
     this.random = options.random ?? Math.random;
+    this.usageAccounting = options.usageAccounting ?? true;
     this.#transports = options.transports;
     this.store = options.store ?? new MemoryStateStore({
       clock: this.clock,

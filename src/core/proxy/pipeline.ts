@@ -341,7 +341,8 @@ class Tries {
     const status = res.status;
     const out = clientResponseHeaders(res.headers);
     // Usage is read from successful answers to POSTs, as they pass (SPEC §10.4).
-    const usage = res.body !== null && this.#request.method === "POST" && status < 300
+    const usage = gw.usageAccounting && res.body !== null && this.#request.method === "POST" &&
+        status < 300
       ? createUsageScanner(res.headers, { now: () => gw.clock.now() })
       : undefined;
     const onEnd = (how: BodyEnd, bytes: number) => {
