@@ -52,6 +52,10 @@ llmproxyd mock: an OpenAI-compatible mock LLM upstream
       --chunk-delay MS       delay between SSE chunks (default 20)
       --error-rate R         probability 0-1 of an injected error (default 0)
       --error-status S       status of injected errors (default 500)
+      --model NAME           the model answers name (default: the request's)
+      --no-usage             answer without token usage
+      --stream-usage WHEN    always (default) or requested: the final usage chunk of a
+                             streamed chat completion only with stream_options.include_usage
 
 Exit codes: 0 normal end, 1 configuration or start-up error, 2 bad usage.
 Signals: SIGINT/SIGTERM drain then exit; SIGHUP reloads the configuration file.`;
@@ -175,6 +179,20 @@ function parseMock(args: readonly string[]): Command {
       case "--error-status":
         [raw, i] = takeValue(args, i, flag, inline);
         o.errorStatus = number(flag, raw, 100, 599, true);
+        break;
+      case "--model":
+        [o.model, i] = takeValue(args, i, flag, inline);
+        break;
+      case "--no-usage":
+        if (inline !== undefined) throw new UsageError(`${flag} takes no value`);
+        o.usage = false;
+        break;
+      case "--stream-usage":
+        [raw, i] = takeValue(args, i, flag, inline);
+        if (raw !== "always" && raw !== "requested") {
+          throw new UsageError(`${flag} must be always or requested, got ${JSON.stringify(raw)}`);
+        }
+        o.streamUsage = raw;
         break;
       case "-h":
       case "--help":

@@ -51,3 +51,14 @@ Deno.test("mock flags", () => {
   assert.equal(c.mock.chunkDelayMs, 100);
   assert.throws(() => parseArgs(["mock", "--error-rate", "2"]), UsageError);
 });
+
+Deno.test("mock: model, usage and stream-usage flags", () => {
+  const cmd = parseArgs(["mock", "--model", "m1", "--no-usage", "--stream-usage=requested"]);
+  assert.equal(cmd.kind, "mock");
+  if (cmd.kind !== "mock") return;
+  assert.equal(cmd.mock.model, "m1");
+  assert.equal(cmd.mock.usage, false);
+  assert.equal(cmd.mock.streamUsage, "requested");
+  assert.throws(() => parseArgs(["mock", "--stream-usage", "never"]), /always or requested/);
+  assert.throws(() => parseArgs(["mock", "--no-usage=1"]), /takes no value/);
+});

@@ -23,6 +23,8 @@ const mocks = {
     errorRate: 0.5,
     errorStatus: 503,
   }),
+  // Answers as an Anthropic-style backend would name its model; speaks /v1/messages too.
+  claude: new MockLlm({ name: "claude", model: "claude-demo-1", chunks: 8, chunkDelayMs: 60 }),
 };
 const mockPorts: Record<string, number> = {};
 for (const [name, mock] of Object.entries(mocks)) {
@@ -44,6 +46,8 @@ http_server:
       ratelimit: { per_second: 20, burst: 40 }
       routing:
         - { path: /v1/models, target_group: fast_only }
+      model_routing:
+        - { model: "claude-*", target_group: claude }
   admin:
     address: 127.0.0.1
     port: ${adminPort}
@@ -53,6 +57,7 @@ upstreams:
   - name: flaky
     url: "http://127.0.0.1:${mockPorts.flaky}"
     breaker: { threshold: 0.5, cooldown: 10 }
+  - { name: claude, url: "http://127.0.0.1:${mockPorts.claude}" }
 upstream_groups:
   - name: chat
     upstreams: [{ name: fast }, { name: slow }, { name: flaky }]
@@ -61,6 +66,8 @@ upstream_groups:
       retry: { attempts: 2, initial: 100 }
   - name: fast_only
     upstreams: [{ name: fast }]
+  - name: claude
+    upstreams: [{ name: claude }]
 `;
 
 const loaded = loadConfig(yaml, { file: "<demo>" });
@@ -69,8 +76,9 @@ if (!loaded.ok) throw new Error(`demo config invalid: ${JSON.stringify(loaded.er
 const base = `http://127.0.0.1:${port}`;
 console.log(`
 llmproxy demo: proxy on ${base}, admin on http://127.0.0.1:${adminPort}
-upstreams (built-in mocks): fast :${mockPorts.fast}, slow :${mockPorts.slow} (700 ms), flaky :${mockPorts.flaky} (50% 503, breaker)
-group "chat" balances response_aware with retries, so flaky errors never reach you.
+upstreams (built-in mocks): fast :${mockPorts.fast}, slow :${mockPorts.slow} (700 ms), flaky :${mockPorts.flaky} (50% 503, breaker), claude :${mockPorts.claude}
+group "chat" balances response_aware with retries, so flaky errors never reach you;
+models "claude-*" go to group "claude" (a model rule), whatever the path.
 
 Try (another terminal):
   curl -s ${base}/v1/chat/completions -H 'content-type: application/json' \\
@@ -78,6 +86,8 @@ Try (another terminal):
   curl -N ${base}/v1/chat/completions -H 'content-type: application/json' \\
     -d '{"model":"demo","stream":true,"messages":[{"role":"user","content":"hi"}]}'
   curl -s ${base}/v1/models
+  curl -s ${base}/v1/messages -H 'content-type: application/json' \
+    -d '{"model":"claude-3-haiku","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}'
 
 With the openai SDK (npm i openai), streaming:
   import OpenAI from "openai";
@@ -89,6 +99,7 @@ Health and metrics:
   curl -s http://127.0.0.1:${adminPort}/health
   curl -s http://127.0.0.1:${adminPort}/ready
   curl -s http://127.0.0.1:${adminPort}/metrics | grep llmproxy_upstream_requests_total
+  curl -s http://127.0.0.1:${adminPort}/metrics | grep '^llmproxy_tokens_total'   # tokens by model
 
 Ctrl-C drains and stops. Ports busy? Set LLMPROXY_DEMO_PORT / LLMPROXY_DEMO_ADMIN_PORT.
 `);
