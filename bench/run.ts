@@ -2,10 +2,12 @@
  * The llmproxy benchmark: `deno task bench` (`deno run -A bench/run.ts [options]`).
  *
  * Starts a fast local upstream, then, target by target and in one run, measures direct
- * (no proxy), llmproxy on Deno and on Node, the minimal passthrough ceiling on each
- * runtime, nginx and the Portkey gateway: req/s at 64 connections, p50/p99 at 1 and 64
- * connections, SSE first-event time and per-event delay, and RSS per idle open stream.
- * Writes bench/RESULTS.md and bench/results.json and prints the tables.
+ * (no proxy), llmproxy on Deno and on Node (each with token usage accounting on, the
+ * default, and off), the minimal passthrough ceiling on each runtime, nginx and the
+ * Portkey gateway: req/s at 64 connections, p50/p99 at 1 and 64 connections, SSE
+ * first-event time and per-event delay, and RSS per idle open stream; and the cost of
+ * usage accounting (on vs off, same run). Writes bench/RESULTS.md and
+ * bench/results.json and prints the tables.
  *
  * Everything listens on and sends to 127.0.0.1 only; every load run is bounded in time;
  * every process it starts is stopped by its PID at the end (or on Ctrl-C).
@@ -26,8 +28,10 @@
  *   --no-write          print only; leave RESULTS.md and results.json alone
  *   --render            measure nothing: rewrite RESULTS.md from bench/results.json
  *
- * Target ids: direct, llmproxy-deno, ceiling-deno, llmproxy-node, ceiling-node, nginx,
- * portkey.
+ * Target ids: direct, llmproxy-deno, llmproxy-deno-nousage, ceiling-deno, llmproxy-node,
+ * llmproxy-node-nousage, ceiling-node, nginx, portkey. The -nousage ones are llmproxy
+ * started with LLMPROXY_USAGE_ACCOUNTING=off; the usage accounting cost table needs
+ * both of a pair, e.g. --only=llmproxy-deno,llmproxy-deno-nousage.
  *
  * @module
  */
@@ -40,6 +44,9 @@ import {
   type RunResult,
   table,
   type TargetResult,
+  usageCost,
+  usageCostTable,
+  type UsageSeen,
 } from "./lib/report.ts";
 import {
   ALL_TARGETS,
@@ -157,6 +164,36 @@ function parseOptions(args: readonly string[]): Options {
 
 const log = (line: string) => console.error(line);
 
+/** Sums the samples of `name` in a Prometheus text exposition. */
+function metricSum(text: string, name: string): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name) || (line[name.length] !== "{" && line[name.length] !== " ")) {
+      continue;
+    }
+    const v = Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (Number.isFinite(v)) sum += v;
+  }
+  return sum;
+}
+
+/** What llmproxy's `/metrics` counted of token usage so far. */
+async function usageSeen(adminPort: number): Promise<UsageSeen> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), 5000);
+  try {
+    const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`, { signal: ac.signal });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+    return {
+      tokens: metricSum(text, "llmproxy_tokens_total"),
+      missing: metricSum(text, "llmproxy_usage_missing_total"),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function environment(): Record<string, unknown> {
   const read = (p: string) => {
     try {
@@ -256,7 +293,11 @@ async function main(): Promise<number> {
     try {
       await f();
     } catch (e) {
-      r.phaseErrors[phase] = e instanceof Error ? e.message.split("\n")[0]! : String(e);
+      // The first line says what failed; the last, for a process, what it said last.
+      const lines = (e instanceof Error ? e.message : String(e)).split("\n").filter((l) =>
+        l.trim()
+      );
+      r.phaseErrors[phase] = lines.length > 1 ? `${lines[0]} | ${lines.at(-1)}` : lines[0] ?? "?";
       log(`  ${phase} failed: ${r.phaseErrors[phase]}`);
     }
   };
@@ -304,9 +345,18 @@ async function main(): Promise<number> {
       log(
         `  first event ${r.firstEventMedianMs.toFixed(3)} ms, transit ${
           r.transitMedianMs.toFixed(3)
-        } ms` +
+        } ms, usage event in ${r.usageEvents}/${r.runs} streams` +
           (r.failed ? `, ${r.failed} incomplete` : ""),
       );
+    });
+  }
+  // Before the idle phase restarts them: what each llmproxy counted of the usage.
+  for (const { target, running, result } of live) {
+    if (running.adminPort === undefined) continue;
+    await guard(result, "usage metrics", async () => {
+      const u = await usageSeen(running.adminPort!);
+      result.usageSeen = u;
+      log(`${target.label}: ${u.tokens} tokens counted, ${u.missing} answers without usage`);
     });
   }
   for (const entry of live) {
@@ -344,6 +394,7 @@ async function main(): Promise<number> {
   await stopAll();
 
   const { goals, context } = evaluate(results);
+  const cost = usageCost(results);
   const runResult: RunResult = {
     date: new Date().toISOString(),
     settings: {
@@ -361,8 +412,10 @@ async function main(): Promise<number> {
     targets: results,
     goals,
     context,
+    ...(cost.length ? { usageCost: cost } : {}),
   };
   console.log("\n" + table(results) + "\n\n" + goalsTable(goals) + "\n");
+  if (cost.length) console.log("Usage accounting cost:\n\n" + usageCostTable(cost) + "\n");
   for (const c of context) {
     console.log(`${c.what}: ${c.value === null ? "n/a" : c.value.toFixed(2) + "×"}`);
   }

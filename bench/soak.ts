@@ -582,6 +582,18 @@ function report(runtime: string, a: PhaseA | undefined, b: PhaseB | undefined): 
       limit: "(shape: growth per slice = leak)",
       ok: undefined,
     });
+    // The process's high-water mark (heap and socket buffers sized for the concurrent
+    // streams) is reached within the first fifth; a leak keeps growing after it.
+    const first = a.curveKiB[0];
+    const last = a.curveKiB.at(-1);
+    if (first !== undefined && last !== undefined) {
+      rows.push({
+        check: "(a) RSS after the first fifth → after the last (growth after the high-water mark)",
+        figure: `${mib(first)} → ${mib(last)} (${pct(first, last)})`,
+        limit: "within ±10%",
+        ok: Math.abs(last / first - 1) <= 0.1,
+      });
+    }
   }
   if (b) {
     const total = b.first.requests + b.rest.requests;

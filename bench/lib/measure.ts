@@ -72,6 +72,10 @@ export interface SseResult {
   transitP90Ms: number;
   /** Mean gap between consecutive event arrivals (the upstream paces them). */
   gapMeanMs: number;
+  /** Measured streams that ended with the final usage event (empty `choices`, `usage`). */
+  usageEvents: number;
+  /** Median transit of the final usage event (same clock offset as `transitMedianMs`). */
+  usageTransitMedianMs: number;
 }
 
 /**
@@ -93,6 +97,7 @@ export async function sse(
   const firstEvent: number[] = [];
   const transit: number[] = [];
   const gaps: number[] = [];
+  const usageTransit: number[] = [];
   let failed = 0;
   let events = 0;
   for (let k = 0; k < runs; k++) {
@@ -102,6 +107,7 @@ export async function sse(
     if (r.firstEventMs >= 0) firstEvent.push(r.firstEventMs);
     events += r.events.length;
     for (const e of r.events) if (e.i > 0) transit.push(e.transitMs);
+    if (r.usageTransitMs >= 0) usageTransit.push(r.usageTransitMs);
     for (let i = 1; i < r.events.length; i++) gaps.push(r.events[i]!.atMs - r.events[i - 1]!.atMs);
   }
   client.close();
@@ -122,6 +128,8 @@ export async function sse(
     transitMedianMs: median(transit),
     transitP90Ms: quantile(transit, 0.9),
     gapMeanMs: gaps.length ? gaps.reduce((a, b) => a + b, 0) / gaps.length : NaN,
+    usageEvents: usageTransit.length,
+    usageTransitMedianMs: median(usageTransit),
   };
 }
 

@@ -21,8 +21,21 @@ export interface TargetResult {
   c1: LoadSample[];
   sse?: SseResult;
   idle?: IdleResult;
+  /**
+   * llmproxy only: what its `/metrics` counted after the load and SSE phases, to show
+   * that usage accounting found the upstream's usage (on) or did not run (off).
+   */
+  usageSeen?: UsageSeen;
   /** Errors during a phase, by phase. */
   phaseErrors: Record<string, string>;
+}
+
+/** Token usage as counted by an llmproxy target. */
+export interface UsageSeen {
+  /** Sum of `llmproxy_tokens_total` over all labels. */
+  tokens: number;
+  /** Sum of `llmproxy_usage_missing_total`: successful answers in which none was found. */
+  missing: number;
 }
 
 /** The run as a whole. */
@@ -33,6 +46,8 @@ export interface RunResult {
   targets: TargetResult[];
   goals: Goal[];
   context: Ratio[];
+  /** Usage accounting on vs off, per runtime measured (absent in older results). */
+  usageCost?: UsageCost[];
 }
 
 /** A goal of the brief and whether it was met in this run. */
@@ -174,6 +189,168 @@ export function evaluate(targets: readonly TargetResult[]): { goals: Goal[]; con
   return { goals, context };
 }
 
+/** The cost of usage accounting on one runtime: llmproxy with it on vs off, same run. */
+export interface UsageCost {
+  runtime: "deno" | "node";
+  /** Why a figure is missing (a target not run or not available). */
+  note?: string;
+  rpsOn: number | null;
+  rpsOff: number | null;
+  /** rpsOn / rpsOff − 1: negative when accounting costs throughput. */
+  rpsChange: number | null;
+  cpuUsPerReqOn: number | null;
+  cpuUsPerReqOff: number | null;
+  /** Per-event added delay vs direct (median transit − direct's), ms. */
+  sseAddedOnMs: number | null;
+  sseAddedOffMs: number | null;
+  /** What accounting adds per SSE event: median transit on − off, ms. */
+  ssePerEventCostMs: number | null;
+  /** Measured SSE streams whose final usage event reached the client, on / off. */
+  usageEventsOn: number | null;
+  usageEventsOff: number | null;
+  sseRuns: number | null;
+  tokensOn: number | null;
+  tokensOff: number | null;
+  missingOn: number | null;
+  /** ≤ 5% fewer req/s with it on; null when not measured or when nothing was counted. */
+  rpsMet: boolean | null;
+  /** ≤ 0.1 ms added per SSE event; null likewise. */
+  sseMet: boolean | null;
+}
+
+/** The limits of the usage accounting cost. */
+export const USAGE_LIMITS = { rpsDrop: 0.05, ssePerEventMs: 0.1 } as const;
+
+/**
+ * Usage accounting on (`llmproxy-<rt>`) vs off (`llmproxy-<rt>-nousage`), for each runtime
+ * whose `-nousage` target was chosen.
+ */
+export function usageCost(targets: readonly TargetResult[]): UsageCost[] {
+  const by = (id: string) => targets.find((t) => t.id === id);
+  const direct = by("direct");
+  const out: UsageCost[] = [];
+  for (const rt of ["deno", "node"] as const) {
+    const on = by(`llmproxy-${rt}`);
+    const off = by(`llmproxy-${rt}-nousage`);
+    if (!off) continue;
+    if (!on) {
+      out.push(empty(rt, `run llmproxy-${rt} and llmproxy-${rt}-nousage together`));
+      continue;
+    }
+    if (!on.available || !off.available) {
+      out.push(empty(rt, (!on.available ? on.reason : off.reason) ?? "not available"));
+      continue;
+    }
+    const a = pick(on.c64);
+    const b = pick(off.c64);
+    const val = (x: number | undefined) => ok(x) ? x : null;
+    const rpsOn = val(a?.rps);
+    const rpsOff = val(b?.rps);
+    const rpsChange = rpsOn !== null && rpsOff !== null && rpsOff > 0 ? rpsOn / rpsOff - 1 : null;
+    const tOn = on.sse?.transitMedianMs;
+    const tOff = off.sse?.transitMedianMs;
+    const tDirect = direct?.sse?.transitMedianMs;
+    const sseCost = ok(tOn) && ok(tOff) ? tOn - tOff : null;
+    // Nothing counted with it on: the upstream's usage was not found, so no verdict.
+    const counted = on.usageSeen !== undefined && on.usageSeen.tokens > 0;
+    out.push({
+      runtime: rt,
+      rpsOn,
+      rpsOff,
+      rpsChange,
+      cpuUsPerReqOn: val(a?.targetCpuUsPerReq),
+      cpuUsPerReqOff: val(b?.targetCpuUsPerReq),
+      sseAddedOnMs: ok(tOn) && ok(tDirect) ? tOn - tDirect : null,
+      sseAddedOffMs: ok(tOff) && ok(tDirect) ? tOff - tDirect : null,
+      ssePerEventCostMs: sseCost,
+      usageEventsOn: val(on.sse?.usageEvents),
+      usageEventsOff: val(off.sse?.usageEvents),
+      sseRuns: on.sse?.runs ?? null,
+      tokensOn: on.usageSeen?.tokens ?? null,
+      tokensOff: off.usageSeen?.tokens ?? null,
+      missingOn: on.usageSeen?.missing ?? null,
+      rpsMet: rpsChange === null || !counted ? null : rpsChange >= -USAGE_LIMITS.rpsDrop,
+      sseMet: sseCost === null || !counted ? null : sseCost <= USAGE_LIMITS.ssePerEventMs,
+      ...(counted ? {} : { note: "no tokens counted with accounting on" }),
+    });
+  }
+  return out;
+}
+
+function empty(runtime: "deno" | "node", note: string): UsageCost {
+  return {
+    runtime,
+    note,
+    rpsOn: null,
+    rpsOff: null,
+    rpsChange: null,
+    cpuUsPerReqOn: null,
+    cpuUsPerReqOff: null,
+    sseAddedOnMs: null,
+    sseAddedOffMs: null,
+    ssePerEventCostMs: null,
+    usageEventsOn: null,
+    usageEventsOff: null,
+    sseRuns: null,
+    tokensOn: null,
+    tokensOff: null,
+    missingOn: null,
+    rpsMet: null,
+    sseMet: null,
+  };
+}
+
+/** The "usage accounting cost" table, as Markdown. */
+export function usageCostTable(rows: readonly UsageCost[]): string {
+  const head = [
+    "llmproxy",
+    "req/s @64 on / off",
+    "req/s on vs off",
+    "CPU µs/req on / off",
+    "SSE per-event added ms on / off",
+    "SSE per event, on − off ms",
+    "usage events on / off",
+    "tokens counted on / off",
+    "≤ 5% fewer req/s",
+    "≤ 0.1 ms per SSE event",
+  ];
+  const out = [head, head.map(() => "---")];
+  const verdict = (m: boolean | null, note?: string) =>
+    m === null ? `n/a${note ? `: ${note}` : ""}` : m ? "yes" : "**NO**";
+  for (const r of rows) {
+    const name = r.runtime === "deno" ? "Deno" : "Node";
+    const cpuDiff = ok(r.cpuUsPerReqOn) && ok(r.cpuUsPerReqOff)
+      ? ` (${signed(r.cpuUsPerReqOn - r.cpuUsPerReqOff, 0)}, ${
+        signedPct(r.cpuUsPerReqOn / r.cpuUsPerReqOff - 1)
+      })`
+      : "";
+    const missing = r.missingOn ? ` (${int(r.missingOn)} answers without)` : "";
+    out.push([
+      name,
+      `${int(r.rpsOn)} / ${int(r.rpsOff)}`,
+      signedPct(r.rpsChange),
+      `${num(r.cpuUsPerReqOn, 0)} / ${num(r.cpuUsPerReqOff, 0)}${cpuDiff}`,
+      `${ms(r.sseAddedOnMs)} / ${ms(r.sseAddedOffMs)}`,
+      ms(r.ssePerEventCostMs),
+      `${of(r.usageEventsOn, r.sseRuns)} / ${of(r.usageEventsOff, r.sseRuns)}`,
+      `${int(r.tokensOn)}${missing} / ${int(r.tokensOff)}`,
+      verdict(r.rpsMet, r.note),
+      verdict(r.sseMet, r.note),
+    ]);
+  }
+  return out.map((r) => `| ${r.join(" | ")} |`).join("\n");
+}
+
+function of(n: number | null, runs: number | null): string {
+  return n === null || runs === null ? "n/a" : `${n}/${runs}`;
+}
+function signed(x: number, digits: number): string {
+  return (x >= 0 ? "+" : "") + x.toFixed(digits);
+}
+function signedPct(x: number | undefined | null): string {
+  return ok(x) ? `${signed(x * 100, 1)}%` : "n/a";
+}
+
 function int(x: number | undefined | null): string {
   return ok(x) ? Math.round(x).toLocaleString("en-US") : "n/a";
 }
@@ -268,6 +445,26 @@ export function goalsTable(goals: readonly Goal[]): string {
   return rows.map((r) => `| ${r.join(" | ")} |`).join("\n");
 }
 
+/** The usage accounting section of RESULTS.md. */
+export function usageCostSection(cost: readonly UsageCost[]): string[] {
+  return [
+    "## Usage accounting cost",
+    "",
+    usageCostTable(cost),
+    "",
+    "llmproxy with token usage accounting on (the default) and off",
+    "(`LLMPROXY_USAGE_ACCOUNTING=off`), measured one after the other in this run. Every JSON",
+    'answer carries a `usage` object; every SSE stream ends with a usage event. "req/s on vs',
+    'off" is on ÷ off − 1 at 64 connections; CPU µs/req likewise (on − off in brackets).',
+    '"SSE per-event added" is each one\'s median event transit minus direct\'s; "on − off" is',
+    'what accounting adds per event. "usage events" counts measured streams whose final usage',
+    'event reached the client; "tokens counted" is the sum of `llmproxy_tokens_total` from',
+    "each daemon's `/metrics` after the load and SSE phases (0 with it off, as it should be).",
+    "Only a pair from the same run is comparable. On a shared machine one round can be off by",
+    "±20% (see bench/PROFILE.md): `--rounds=3` or more for a verdict.",
+  ];
+}
+
 /** The whole RESULTS.md. */
 export function markdown(r: RunResult): string {
   const env = r.environment;
@@ -294,7 +491,9 @@ export function markdown(r: RunResult): string {
     `- Machine: ${env.cpus} cores (${env.cpuModel}), Linux ${env.kernel}; deno ${env.deno}, ` +
     `node ${env.node}, ${env.wrk}. Load average before/after: ${env.loadBefore} / ${env.loadAfter}.`,
     "- Upstream: `bench/upstream.ts`, a minimal `Deno.serve` OpenAI-shaped server in its own",
-    "  process (fixed ~300-byte JSON completion; SSE events stamped with their send time).",
+    "  process (fixed ~530-byte JSON completion with a `usage` object as OpenAI's; SSE events",
+    "  stamped with their send time and, since the client asks for `include_usage`, each with",
+    '  `"usage":null` and a final event with empty `choices` and the `usage`, as OpenAI sends).',
     `- Throughput: \`wrk -t1 -c64 -d${r.settings.duration}s\` after a ${r.settings.warmup} s warm-up, POST of a`,
     `  small chat completion to /v1/chat/completions; ${r.settings.rounds} round(s), targets interleaved,`,
     "  the best round (most req/s) reported, since other load only ever slows a round down.",
@@ -329,6 +528,11 @@ export function markdown(r: RunResult): string {
   const errs = r.targets.flatMap((t) =>
     Object.entries(t.phaseErrors).map(([phase, e]) => `- ${t.label}, ${phase}: ${e}`)
   );
+  const cost = r.usageCost ?? usageCost(r.targets);
+  if (cost.length) {
+    const at = lines.indexOf("## How it was measured");
+    lines.splice(at, 0, ...usageCostSection(cost), "");
+  }
   if (errs.length) lines.push("## Errors during the run", "", ...errs, "");
   return lines.join("\n");
 }

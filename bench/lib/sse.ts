@@ -21,8 +21,16 @@ export interface SseRun {
   firstEventMs: number;
   /** Per data event: its index and transit (ms, includes a constant clock offset). */
   events: { i: number; transitMs: number; atMs: number }[];
+  /**
+   * Transit of the final usage event (empty `choices`, a `usage` object), when it came;
+   * -1 when the stream had none.
+   */
+  usageTransitMs: number;
   done: boolean;
 }
+
+/** A final usage event: `"choices":[]` and a `"usage"` object (not `null`). */
+const USAGE_EVENT = /"choices":\[\][^]*"usage":\{|"usage":\{[^]*"choices":\[\]/;
 
 function request(port: number, headers: Record<string, string>, body: string): Uint8Array {
   const b = encoder.encode(body);
@@ -160,9 +168,11 @@ export class SseClient {
     timeoutMs: number,
   ): Promise<SseRun> {
     const conn = await this.#connection();
+    // Asks for the final usage event as OpenAI SDK users do (`include_usage`).
     const body = JSON.stringify({
       model: "bench-model",
       stream: true,
+      stream_options: { include_usage: true },
       messages: [{ role: "user", content: "Say hello." }],
     });
     const req = request(this.port, {
@@ -176,7 +186,14 @@ export class SseClient {
       this.close();
     }, timeoutMs);
     const parser = new ResponseParser();
-    const out: SseRun = { status: 0, firstByteMs: -1, firstEventMs: -1, events: [], done: false };
+    const out: SseRun = {
+      status: 0,
+      firstByteMs: -1,
+      firstEventMs: -1,
+      events: [],
+      usageTransitMs: -1,
+      done: false,
+    };
     let sse = "";
     let complete = false;
     const buf = new Uint8Array(65536);
@@ -205,6 +222,8 @@ export class SseClient {
           const i = ev.match(/"i":(\d+)/);
           if (t && i) {
             out.events.push({ i: Number(i[1]), transitMs: abs - Number(t[1]), atMs: at - t0 });
+          } else if (t && USAGE_EVENT.test(ev)) {
+            out.usageTransitMs = abs - Number(t[1]);
           }
         }
         if (parser.ended) {

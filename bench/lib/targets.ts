@@ -1,7 +1,8 @@
 /**
- * The things measured: the upstream itself (direct), llmproxy on Deno and Node, the
- * minimal passthrough ceilings on each runtime, nginx, and the Portkey gateway. Each
- * starts on its own 127.0.0.1 port; one that cannot start says why.
+ * The things measured: the upstream itself (direct), llmproxy on Deno and Node (each with
+ * usage accounting on, the default, and off), the minimal passthrough ceilings on each
+ * runtime, nginx, and the Portkey gateway. Each starts on its own 127.0.0.1 port; one
+ * that cannot start says why.
  *
  * @module
  */
@@ -34,6 +35,8 @@ export interface Running {
   readonly headers: Record<string, string>;
   /** Its process; absent for direct. */
   readonly proc?: Proc;
+  /** llmproxy's admin port (`/metrics`), for the llmproxy targets. */
+  readonly adminPort?: number;
   /** What was run, for the report. */
   readonly detail: string;
 }
@@ -106,20 +109,36 @@ function denoStartCommand(ctx: Context): string[] {
   return argv;
 }
 
+/**
+ * Token usage accounting in the daemon: `on` is the default; `off` starts it with
+ * `LLMPROXY_USAGE_ACCOUNTING=off` (a switch that exists only to measure its cost).
+ */
+export type UsageAccounting = "on" | "off";
+
 async function startLlmproxy(
   ctx: Context,
   name: string,
   argv: string[],
   detail: string,
+  usage: UsageAccounting,
 ): Promise<Running> {
   const port = freePort();
   const adminPort = freePort();
   const cfg = llmproxyConfig(ctx, name, port, adminPort);
   const proc = spawn(name, argv[0]!, [...argv.slice(1), "-c", cfg, "--shutdown-timeout", "2"], {
     cwd: ctx.repo,
+    // Set either way, so an `off` in the runner's own environment cannot leak into `on`.
+    env: { LLMPROXY_USAGE_ACCOUNTING: usage },
   });
   await waitFor(name, () => answers(`http://127.0.0.1:${adminPort}/ready`, 200), 30_000, proc);
-  return { port, headers: {}, proc, detail: `${detail} -c <config> (access log to /dev/null)` };
+  return {
+    port,
+    headers: {},
+    proc,
+    adminPort,
+    detail: `${usage === "off" ? "LLMPROXY_USAGE_ACCOUNTING=off " : ""}${detail} -c <config>` +
+      ` (access log to /dev/null)`,
+  };
 }
 
 /** No proxy: the load goes straight to the upstream. */
@@ -132,56 +151,93 @@ export const direct: Target = {
     Promise.resolve({ port: ctx.upstreamPort, headers: {}, detail: "bench/upstream.ts" }),
 };
 
+/** The target id of llmproxy on `runtime` with usage accounting `usage`. */
+export function llmproxyId(runtime: "deno" | "node", usage: UsageAccounting): string {
+  return `llmproxy-${runtime}${usage === "off" ? "-nousage" : ""}`;
+}
+
+function llmproxyDenoTarget(usage: UsageAccounting): Target {
+  const id = llmproxyId("deno", usage);
+  return {
+    id,
+    label: usage === "on" ? "llmproxy (Deno)" : "llmproxy (Deno, usage off)",
+    kind: "llmproxy",
+    runtime: "deno",
+    start(ctx) {
+      const argv = denoStartCommand(ctx);
+      return startLlmproxy(ctx, id, argv, ["deno", ...argv.slice(1)].join(" "), usage);
+    },
+  };
+}
+
 /** llmproxy on Deno, started like `deno task start`. */
-export const llmproxyDeno: Target = {
-  id: "llmproxy-deno",
-  label: "llmproxy (Deno)",
-  kind: "llmproxy",
-  runtime: "deno",
-  start(ctx) {
-    const argv = denoStartCommand(ctx);
-    return startLlmproxy(ctx, "llmproxy-deno", argv, ["deno", ...argv.slice(1)].join(" "));
-  },
-};
+export const llmproxyDeno: Target = llmproxyDenoTarget("on");
+/** The same with usage accounting off (`LLMPROXY_USAGE_ACCOUNTING=off`). */
+export const llmproxyDenoNoUsage: Target = llmproxyDenoTarget("off");
+
+/**
+ * The Node bundle, (re)built once per run when missing or older than `src/`: the targets
+ * with usage accounting on and off (and their restarts) then run the same bundle.
+ */
+const nodeBundles = new Map<string, Promise<string>>();
+
+function nodeBundle(ctx: Context): Promise<string> {
+  const key = `${ctx.repo}\0${ctx.tmp}`;
+  let p = nodeBundles.get(key);
+  if (!p) {
+    p = buildNodeBundle(ctx);
+    nodeBundles.set(key, p);
+  }
+  return p;
+}
+
+/** Builds the bundle when needed; resolves to a note for the report ("" when fresh). */
+async function buildNodeBundle(ctx: Context): Promise<string> {
+  const bundle = `${ctx.repo}/dist/llmproxyd.mjs`;
+  const entry = `${ctx.repo}/src/adapters/node/main.ts`;
+  if (!exists(entry)) {
+    if (!exists(bundle)) {
+      throw new Unavailable(
+        "src/adapters/node/main.ts does not exist yet and there is no dist/llmproxyd.mjs",
+      );
+    }
+    return " (prebuilt bundle; no src/adapters/node/main.ts to rebuild from)";
+  }
+  const stale = exists(bundle) &&
+    (Deno.statSync(bundle).mtime?.getTime() ?? 0) < newestMtime(`${ctx.repo}/src`);
+  if (exists(bundle) && !stale) return "";
+  ctx.log(`  building the Node bundle (deno task build:node)${stale ? ", it is stale" : ""}`);
+  const b = await run(Deno.execPath(), ["task", "build:node"], { cwd: ctx.repo });
+  if (b.code === 0) return "";
+  const why = (b.stderr || b.stdout).trim().split("\n").slice(-6).join(" | ");
+  if (!exists(bundle)) throw new Unavailable(`deno task build:node failed: ${why}`);
+  return ` (STALE bundle: the rebuild failed: ${why})`;
+}
+
+function llmproxyNodeTarget(usage: UsageAccounting): Target {
+  const id = llmproxyId("node", usage);
+  return {
+    id,
+    label: usage === "on" ? "llmproxy (Node)" : "llmproxy (Node, usage off)",
+    kind: "llmproxy",
+    runtime: "node",
+    async start(ctx) {
+      const note = await nodeBundle(ctx);
+      return await startLlmproxy(
+        ctx,
+        id,
+        ["node", `${ctx.repo}/dist/llmproxyd.mjs`],
+        `node dist/llmproxyd.mjs${note}`,
+        usage,
+      );
+    },
+  };
+}
 
 /** llmproxy on Node: the `deno task build:node` bundle. */
-export const llmproxyNode: Target = {
-  id: "llmproxy-node",
-  label: "llmproxy (Node)",
-  kind: "llmproxy",
-  runtime: "node",
-  async start(ctx) {
-    const bundle = `${ctx.repo}/dist/llmproxyd.mjs`;
-    const entry = `${ctx.repo}/src/adapters/node/main.ts`;
-    let note = "";
-    if (!exists(entry)) {
-      if (!exists(bundle)) {
-        throw new Unavailable(
-          "src/adapters/node/main.ts does not exist yet and there is no dist/llmproxyd.mjs",
-        );
-      }
-      note = " (prebuilt bundle; no src/adapters/node/main.ts to rebuild from)";
-    } else {
-      const stale = exists(bundle) &&
-        (Deno.statSync(bundle).mtime?.getTime() ?? 0) < newestMtime(`${ctx.repo}/src`);
-      if (!exists(bundle) || stale) {
-        ctx.log(`  building the Node bundle (deno task build:node)${stale ? ", it is stale" : ""}`);
-        const b = await run(Deno.execPath(), ["task", "build:node"], { cwd: ctx.repo });
-        if (b.code !== 0) {
-          const why = (b.stderr || b.stdout).trim().split("\n").slice(-6).join(" | ");
-          if (!exists(bundle)) throw new Unavailable(`deno task build:node failed: ${why}`);
-          note = ` (STALE bundle: the rebuild failed: ${why})`;
-        }
-      }
-    }
-    return await startLlmproxy(
-      ctx,
-      "llmproxy-node",
-      ["node", bundle],
-      `node dist/llmproxyd.mjs${note}`,
-    );
-  },
-};
+export const llmproxyNode: Target = llmproxyNodeTarget("on");
+/** The same with usage accounting off (`LLMPROXY_USAGE_ACCOUNTING=off`). */
+export const llmproxyNodeNoUsage: Target = llmproxyNodeTarget("off");
 
 /** `Deno.serve` + `fetch`, nothing else. */
 export const ceilingDeno: Target = {
@@ -372,8 +428,10 @@ export const portkey: Target = {
 export const ALL_TARGETS: readonly Target[] = [
   direct,
   llmproxyDeno,
+  llmproxyDenoNoUsage,
   ceilingDeno,
   llmproxyNode,
+  llmproxyNodeNoUsage,
   ceilingNode,
   nginx,
   portkey,
