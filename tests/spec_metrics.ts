@@ -31,6 +31,13 @@ export const LLM_METRICS: readonly MetricSpec[] = [
   ["llmproxy_time_per_output_token_seconds", "histogram", ["group", "upstream", "model"]],
 ];
 
+/** The SPEC §8 rows of client keys and limits (SPEC §11.3). */
+export const CLIENT_METRICS: readonly MetricSpec[] = [
+  ["llmproxy_client_requests_total", "counter", ["client"]],
+  ["llmproxy_client_tokens_total", "counter", ["client", "type"]],
+  ["llmproxy_client_rejected_total", "counter", ["client", "reason"]],
+];
+
 /** The `le` values of `llmproxy_time_per_output_token_seconds`, `+Inf` included. */
 export const TOKEN_BUCKET_LES: readonly string[] = [
   "0.001",

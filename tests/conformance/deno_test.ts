@@ -5,6 +5,7 @@ import { mainSuite } from "./suite_main.ts";
 import { processSuite } from "./suite_process.ts";
 import { connectSuite } from "./suite_connect.ts";
 import { connectionSuite } from "./suite_connection.ts";
+import { llmSuite } from "./suite_llm.ts";
 
 mainSuite(DENO_DAEMON);
 processSuite(DENO_DAEMON);
@@ -13,3 +14,4 @@ adminSuite(DENO_DAEMON);
 // gives up after another 1 s (README, "What each timeout means on Deno").
 connectSuite(DENO_DAEMON, 3000);
 connectionSuite(DENO_DAEMON);
+llmSuite(DENO_DAEMON);

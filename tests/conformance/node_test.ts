@@ -17,6 +17,7 @@ import { mainSuite } from "./suite_main.ts";
 import { processSuite } from "./suite_process.ts";
 import { connectSuite } from "./suite_connect.ts";
 import { connectionSuite } from "./suite_connection.ts";
+import { llmSuite } from "./suite_llm.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const BUNDLE = `${ROOT}dist/llmproxyd.mjs`;
@@ -47,6 +48,7 @@ processSuite(NODE_DAEMON);
 adminSuite(NODE_DAEMON);
 connectSuite(NODE_DAEMON, 2500);
 connectionSuite(NODE_DAEMON);
+llmSuite(NODE_DAEMON);
 
 Deno.test("node: the bundle runs alone from an empty directory", async () => {
   const mock = startMock({ name: "solo" });

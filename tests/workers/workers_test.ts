@@ -30,6 +30,8 @@ import {
   runWithDeadline,
   withDeadline,
 } from "../deadline.ts";
+import { parseMetrics, startCompressingMock } from "../conformance/suite_llm.ts";
+import { rendezvousPick } from "../../src/core/balance/hash/rendezvous.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const BUNDLE = `${ROOT}dist/worker.js`;
@@ -97,7 +99,9 @@ async function wranglerSettings(): Promise<WranglerSettings> {
     const cls = block.match(/^class_name\s*=\s*"([^"]+)"/m)?.[1];
     if (name && cls) durableObjects[name] = cls;
   }
-  const sqlite = text.match(/^new_sqlite_classes\s*=\s*\[([^\]]*)\]/m)?.[1] ?? "";
+  // Every migration's classes (one [[migrations]] block per tag).
+  const sqlite = [...text.matchAll(/^new_sqlite_classes\s*=\s*\[([^\]]*)\]/gm)]
+    .map((m) => m[1]).join(",");
   assert.ok(date, "wrangler.toml has a compatibility_date");
   return {
     compatibilityDate: date,
@@ -134,6 +138,10 @@ http_server:
         - { path: /breaker-long/*, target_group: breaker_long }
         - { path: /api/users/admin, target_group: only_b }
         - { path: /api/users/:id, target_group: only_a }
+        - { path: /hash/*, target_group: hash }
+        - { path: /gz/*, target_group: gz }
+      model_routing:
+        - { model: "claude-*", target_group: only_b }
     - name: limited
       port: 3003
       hosts: [limited.example.com]
@@ -152,6 +160,7 @@ upstreams:
   - name: brk
     url: "${m.brk!.url}"
     breaker: { threshold: 0.5, cooldown: 1 }
+  - { name: gz, url: "${m.gz!.url}" }
   - name: brk_long
     url: "${m.brk!.url}/"
     breaker: { threshold: 0.5, cooldown: 300 }
@@ -176,6 +185,10 @@ upstream_groups:
   - { name: dead, upstreams: [{ name: dead }] }
   - { name: breaker, upstreams: [{ name: brk }] }
   - { name: breaker_long, upstreams: [{ name: brk_long }] }
+  - { name: gz, upstreams: [{ name: gz }] }
+  - name: hash
+    upstreams: [{ name: a }, { name: b }]
+    balance: { strategy: hash, hash_key: "header:x-session-id" }
   - name: slow_nostream
     upstreams: [{ name: s }]
     http_client: { stream: false, timeout: { request: 1 } }
@@ -380,6 +393,7 @@ Deno.test({
       s: startMock({ name: "s", latencyMs: 250 }),
       c: startMock({ name: "c" }),
       brk: startMock({ name: "brk" }),
+      gz: startCompressingMock("gz"),
     };
     const deadUrl = `http://127.0.0.1:${freePort()}`;
     const persist = await Deno.makeTempDir({ prefix: "llmproxy-workers-" });
@@ -408,7 +422,10 @@ Deno.test({
             durableUrl: await directUrl(first, "durable"),
             mocks,
           };
+          // First, so its state is stored long before the restart step.
+          const clientDay = await clientLimitCases(run, () => mf!);
           await cases(run, env);
+          await llmCases(run, env);
           await step(
             run,
             "admin changes and open breakers survive a restart of workerd",
@@ -429,6 +446,7 @@ Deno.test({
             },
             STEP_DEADLINE_MS + MINIFLARE_DEADLINE_MS,
           );
+          await clientLimitsAfterRestart(run, () => mf!, clientDay);
         },
         TEST_DEADLINE_MS,
         "workers test",
@@ -815,5 +833,287 @@ async function cases(run: Run, env: Env): Promise<void> {
     );
     // Two awaited round trips (rate limit, select) on one machine: well under 50 ms.
     assert.ok(d.p50 - m.p50 < 50, "Durable Object round trips are unexpectedly slow");
+  });
+}
+
+/** The LLM-aware steps (SPEC §10): usage accounting, model rules, hash affinity. */
+async function llmCases(run: Run, env: Env): Promise<void> {
+  const { main, peer } = env;
+  const admin = { authorization: `Bearer ${TOKEN}` };
+  /** main's own metrics (per isolate), parsed. */
+  const metrics = async () => {
+    const r = await send(main, `${API}/_llmproxy/metrics`, { headers: admin });
+    assert.equal(r.status, 200);
+    return parseMetrics(r.text());
+  };
+  const tokens = (s: ReturnType<typeof parseMetrics>, model: string, member = "b") => {
+    const out: Record<string, number> = {};
+    for (const x of s) {
+      const l = x.labels;
+      if (
+        x.name === "llmproxy_tokens_total" && l.upstream === member && l.model === model
+      ) out[l.type!] = x.value;
+    }
+    return out;
+  };
+  const usage = {
+    "x-mock-input-tokens": "11",
+    "x-mock-output-tokens": "7",
+    "x-mock-cached-tokens": "3",
+    "x-mock-reasoning-tokens": "2",
+  };
+
+  await step(
+    run,
+    "tokens counted for a streamed chat completion and an Anthropic JSON answer",
+    async (signal) => {
+      const ai = new OpenAI({
+        baseURL: `${env.url}/only-b/v1`,
+        apiKey: "client-key",
+        maxRetries: 0,
+        timeout: REQUEST_DEADLINE_MS,
+      });
+      const stream = await ai.chat.completions.create(
+        {
+          model: "wk-req",
+          stream: true,
+          stream_options: { include_usage: true },
+          messages: [{ role: "user", content: "hi" }],
+        },
+        {
+          headers: { ...usage, "x-mock-model": "wk-chat-sse", "x-mock-stream-usage": "requested" },
+          signal,
+        },
+      );
+      let reported: number | undefined;
+      for await (const c of stream) if (c.usage) reported = c.usage.prompt_tokens;
+      assert.equal(reported, 11);
+      const anthropic = await send(main, `${API}/only-b/v1/messages`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "anthropic-version": "2023-06-01",
+          ...usage,
+          "x-mock-model": "wk-msg-json",
+        },
+        body: JSON.stringify({
+          model: "claude-3-5-sonnet",
+          max_tokens: 64,
+          messages: [{ role: "user", content: "hi" }],
+        }),
+      });
+      assert.equal(anthropic.status, 200);
+      assert.equal(anthropic.headers.get("x-mock-name"), "b");
+      let s = await metrics();
+      await eventually(
+        "main's /metrics shows both answers' tokens",
+        async () =>
+          tokens(s = await metrics(), "wk-chat-sse").input === 11 &&
+          tokens(s, "wk-msg-json").output === 7,
+        3_000,
+        () => JSON.stringify(s.filter((x) => x.name === "llmproxy_tokens_total")),
+      );
+      assert.deepEqual(tokens(s, "wk-chat-sse"), {
+        input: 11,
+        output: 7,
+        cached_input: 3,
+        reasoning: 2,
+      });
+      assert.deepEqual(tokens(s, "wk-msg-json"), { input: 11, output: 7, cached_input: 3 });
+      // The label is the answer's model, not the request's.
+      assert.deepEqual(tokens(s, "wk-req"), {});
+      assert.deepEqual(tokens(s, "claude-3-5-sonnet"), {});
+      const ttft = s.find((x) =>
+        x.name === "llmproxy_time_to_first_token_seconds_count" && x.labels.model === "wk-chat-sse"
+      );
+      assert.equal(ttft?.value, 1);
+    },
+  );
+
+  await step(run, "tokens counted when the client accepts compressed answers", async () => {
+    // Providers compress for clients that accept it (every SDK's HTTP stack does).
+    for (const stream of [false, true]) {
+      const r = await send(main, `${API}/gz/v1/chat/completions`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "accept-encoding": "gzip, br",
+          ...usage,
+          "x-mock-model": `wk-gz-${stream}`,
+        },
+        body: JSON.stringify({
+          model: "m",
+          stream,
+          ...(stream ? { stream_options: { include_usage: true } } : {}),
+          messages: [],
+        }),
+      });
+      assert.equal(r.status, 200);
+      assert.match(r.text(), /"prompt_tokens":11/);
+    }
+    let s = await metrics();
+    await eventually(
+      "main's /metrics shows the tokens of both compressible answers",
+      async () =>
+        tokens(s = await metrics(), "wk-gz-false", "gz").input === 11 &&
+        tokens(s, "wk-gz-true", "gz").input === 11,
+      3_000,
+      () =>
+        JSON.stringify({
+          tokens: s.filter((x) => x.name === "llmproxy_tokens_total" && x.labels.group === "gz"),
+          missing: s.filter((x) =>
+            x.name === "llmproxy_usage_missing_total" && x.labels.group === "gz"
+          ),
+        }),
+    );
+  });
+
+  await step(run, "model rules come before path rules, in every isolate", async () => {
+    const body = (model: unknown) => ({
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model, messages: [] }),
+    });
+    const via = async (f: Fetcher, init: RequestInit) => {
+      // /failover/* is a path rule to fo (a first).
+      const r = await send(f, `${API}/failover/v1/chat/completions`, init);
+      return `${r.status} ${r.headers.get("x-mock-name")}`;
+    };
+    for (const f of [main, peer]) {
+      assert.equal(await via(f, body("claude-3")), "200 b");
+      assert.equal(await via(f, body("claude-")), "200 b");
+      assert.equal(await via(f, body("gpt-4o")), "200 a");
+      assert.equal(await via(f, body("Claude-3")), "200 a");
+      // Not JSON: no model, by path (the mock answers 400 to it).
+      assert.equal(
+        await via(f, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: '{"model":"claude-3"',
+        }),
+        "400 a",
+      );
+    }
+  });
+
+  await step(run, "hash affinity: every isolate sends a session to the same member", async () => {
+    const url = `${API}/hash/v1/chat/completions`;
+    const memberOf = (f: Fetcher, session: string) => nameOf(f, url, { "x-session-id": session });
+    const home = new Map<string, string>();
+    for (let i = 0; i < 16; i++) {
+      const session = `wk-session-${i}`;
+      const first = await memberOf(main, session);
+      home.set(session, first);
+      for (const f of [peer, main, peer]) assert.equal(await memberOf(f, session), first, session);
+    }
+    assert.deepEqual([...new Set(home.values())].sort(), ["200 a", "200 b"], "sessions spread");
+    // One hash in every runtime: the member the daemons would pick for the same key.
+    const members = [{ name: "a", weight: 1 }, { name: "b", weight: 1 }];
+    for (const [session, member] of home) {
+      assert.equal(member, `200 ${rendezvousPick(members, session)!.name}`, session);
+    }
+  });
+}
+/** RPC stub of a ClientLimiterObject as miniflare hands it to the test. */
+interface ClientLimitsStub {
+  admit(
+    client: string,
+    limits: Record<string, number>,
+    estimate: number,
+  ): Promise<Record<string, unknown>>;
+  settle(reservation: unknown, used: number | undefined): Promise<void>;
+  usage(client: string): Promise<Record<string, unknown>>;
+}
+
+/** The client object of `client` as `worker` reaches it (the name the store uses). */
+async function clientObject(mf: Miniflare, worker: string, client: string) {
+  const ns = await withDeadline(
+    mf.getDurableObjectNamespace("CLIENT_LIMITS", worker),
+    REQUEST_DEADLINE_MS,
+    `miniflare getDurableObjectNamespace(CLIENT_LIMITS, ${worker})`,
+  ) as unknown as { idFromName(name: string): unknown; get(id: unknown): ClientLimitsStub };
+  const stub = ns.get(ns.idFromName(`client\u0000${client}`));
+  // Miniflare hands back proxies of the results: plain copies compare with deepEqual.
+  const plain = async <T>(p: Promise<T>) =>
+    JSON.parse(JSON.stringify(await withDeadline(p, REQUEST_DEADLINE_MS, "client object call")));
+  return {
+    admit: (limits: Record<string, number>, estimate: number) =>
+      plain(stub.admit(client, limits, estimate)),
+    settle: (reservation: unknown, used: number | undefined) =>
+      withDeadline(stub.settle(reservation, used), REQUEST_DEADLINE_MS, "client object settle"),
+    usage: () => plain(stub.usage(client)),
+  };
+}
+
+const CLIENT_LIMITS = { tokens_per_minute: 100, tokens_per_day: 1_000 };
+
+/**
+ * Client limits in their Durable Object (SPEC §11.2), called as the isolates call it.
+ * Runs first, so that the state is written (2 s after the change) long before the
+ * restart step; {@linkcode clientLimitsAfterRestart} checks it came back.
+ */
+async function clientLimitCases(run: Run, mf: () => Miniflare): Promise<number> {
+  const day = Math.floor(Date.now() / 86_400_000);
+  await step(
+    run,
+    "client limits: one Durable Object per client decides for every isolate",
+    async () => {
+      const main = await clientObject(mf(), "main", "wk-a");
+      const peer = await clientObject(mf(), "peer", "wk-a");
+      const first = await main.admit(CLIENT_LIMITS, 60);
+      assert.equal(first.allowed, true);
+      // The running request's 60 count in the other isolate's decision too.
+      assert.deepEqual(await peer.admit(CLIENT_LIMITS, 50), {
+        allowed: false,
+        reason: "tokens_rate_limited",
+        retryAfterMs: 1_000,
+      });
+      await main.settle(first.reservation, 10);
+      await main.settle(first.reservation, 10); // idempotent
+      assert.deepEqual(await peer.usage(), {
+        requests_last_minute: 1,
+        tokens_last_minute: 10,
+        tokens_today: 10,
+      });
+      // 20 at once from two isolates, room for 9 estimates of 10: exactly 9 pass.
+      const all = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? main : peer).admit(CLIENT_LIMITS, 10)),
+      );
+      const admitted = all.filter((a) => a.allowed);
+      assert.equal(admitted.length, 9);
+      for (const a of all) if (!a.allowed) assert.equal(a.reason, "tokens_rate_limited");
+      await Promise.all(admitted.map((a) => peer.settle(a.reservation, undefined)));
+      assert.deepEqual(await main.usage(), {
+        requests_last_minute: 10,
+        tokens_last_minute: 100,
+        tokens_today: 100,
+      });
+      // Another client has its own object and limits.
+      const other = await clientObject(mf(), "peer", "wk-b");
+      assert.equal((await other.admit({ requests_per_minute: 1 }, 0)).allowed, true);
+      const refused = await other.admit({ requests_per_minute: 1 }, 0);
+      assert.equal(refused.reason, "rate_limited");
+      // One token per 60 s, less the few ms since the first admission.
+      assert.ok(refused.retryAfterMs > 50_000 && refused.retryAfterMs <= 60_000);
+    },
+  );
+  return day;
+}
+
+/** After {@linkcode clientLimitCases} and a restart of workerd: the day's tokens are back. */
+async function clientLimitsAfterRestart(
+  run: Run,
+  mf: () => Miniflare,
+  day: number,
+): Promise<void> {
+  await step(run, "client limits: today's tokens survive a restart of workerd", async () => {
+    const main = await clientObject(mf(), "main", "wk-a");
+    // (Unless the test ran over a UTC midnight: then the new day starts at 0.)
+    const today = Math.floor(Date.now() / 86_400_000) === day ? 100 : 0;
+    assert.equal((await main.usage()).tokens_today, today);
+    const over = await main.admit({ tokens_per_day: 1_000 }, 1_001 - today);
+    assert.equal(over.reason, "budget_exceeded");
+    assert.ok(over.retryAfterMs > 0 && over.retryAfterMs <= 86_400_000);
+    assert.equal((await main.admit(CLIENT_LIMITS, 0)).allowed, true);
   });
 }

@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { ClientLimiterObject } from "./client_object.ts";
 import { createAdminApp } from "../../core/admin/app.ts";
 import { tokenChecker } from "../../core/admin/auth.ts";
 import { formatDiagnostic, loadConfig, validateConfig } from "../../core/config/mod.ts";
@@ -46,6 +47,8 @@ export interface WorkerEnv {
   /** `true`: debug logs and the interactive API docs. */
   readonly LLMPROXY_DEBUG?: string;
   readonly RATE_LIMITER?: DurableObjectNamespace<RateLimiterObject>;
+  /** One object per client: client request and token limits (SPEC §11). */
+  readonly CLIENT_LIMITS?: DurableObjectNamespace<ClientLimiterObject>;
   readonly GROUP_STATE?: DurableObjectNamespace<GroupStateObject>;
   readonly CONFIG_STORE?: DurableObjectNamespace<ConfigObject>;
   readonly [name: string]: unknown;
@@ -109,7 +112,11 @@ class Isolate {
       ...(durable
         ? {
           store: new DurableStateStore(
-            { rateLimiter: env.RATE_LIMITER!, groups: env.GROUP_STATE! },
+            {
+              rateLimiter: env.RATE_LIMITER!,
+              groups: env.GROUP_STATE!,
+              ...(env.CLIENT_LIMITS ? { clients: env.CLIENT_LIMITS } : {}),
+            },
             logger,
           ),
         }

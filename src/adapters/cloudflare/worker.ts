@@ -10,6 +10,7 @@ import { handleRequest, type WorkerEnv } from "./handler.ts";
 import { guardRequestBody } from "./request_body.ts";
 import type { ExecutionContext } from "./types.ts";
 
+export { ClientLimiterObject } from "./client_object.ts";
 export { ConfigObject, GroupStateObject, RateLimiterObject } from "./durable_objects.ts";
 export type { WorkerEnv } from "./handler.ts";
 

@@ -113,6 +113,12 @@ class ConnListener implements Listener {
         await new Promise((r) => setTimeout(r, 50));
         continue;
       }
+      // As Deno.serve does: small answers and SSE events leave at once (no Nagle delay).
+      try {
+        (tcp as Deno.TcpConn).setNoDelay?.(true);
+      } catch {
+        // not a TCP socket
+      }
       let http: HttpConn;
       try {
         http = serveHttp(tcp);

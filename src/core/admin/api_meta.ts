@@ -22,7 +22,7 @@ export const OPENAPI_INFO = {
   title: "llmproxy admin API",
   version: VERSION,
   description: "Management API of llmproxy: forwards and their routing rules, upstreams, " +
-    "upstream groups. Every change is validated against the whole configuration and " +
+    "upstream groups, clients. Every change is validated against the whole configuration and " +
     "applied atomically. Success answers are " +
     '`{"code":<status>,"status":"success","data":…}`, errors ' +
     '`{"code":<status>,"status":"error","error":{"type":…,"message":…}}`; the HTTP status ' +
@@ -162,6 +162,7 @@ export function openApiDocument(app: AdminApi): Record<string, unknown> {
       { name: "forwards", description: "Inbound listeners and their routing rules" },
       { name: "upstream-groups", description: "Groups: members, weights, strategy" },
       { name: "upstreams", description: "Backend endpoints" },
+      { name: "clients", description: "Callers known by their key, and their limits" },
       { name: "meta", description: "This API's description" },
       { name: "process", description: "Health, readiness, metrics (no token needed)" },
     ],

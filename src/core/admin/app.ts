@@ -12,6 +12,7 @@ import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import type { Gateway } from "../proxy/gateway.ts";
+import { registerClients } from "./api_clients.ts";
 import { registerForwards } from "./api_forwards.ts";
 import { registerModelRoutes } from "./api_model_routes.ts";
 import { registerGroups } from "./api_groups.ts";
@@ -21,7 +22,7 @@ import { accessRule } from "./access.ts";
 import { ConfigEditor } from "./config_editor.ts";
 import { type AdminApi, type AdminEnv, API } from "./context.ts";
 import { AdminError, errorResponse, toErrorStatus } from "./envelope.ts";
-import { redactSecrets, secretValues } from "./redact.ts";
+import { clientBodySecrets, redactSecrets, secretValues } from "./redact.ts";
 
 /** What the admin listener needs from the process around it. */
 export interface AdminOptions {
@@ -79,6 +80,7 @@ export function createAdminApp(options: AdminOptions): AdminApi {
   registerModelRoutes(app, ctx);
   registerGroups(app, ctx);
   registerUpstreams(app, ctx);
+  registerClients(app, ctx);
   registerMeta(app, { gateway: options.gateway, ready: options.ready, debug: !!options.debug });
 
   app.notFound((c) => {
@@ -95,10 +97,13 @@ export function createAdminApp(options: AdminOptions): AdminApi {
 
   app.onError((err, c) => {
     // Messages quote values; none may carry a secret, stored or just sent.
+    const isClientBody = c.req.path === `${API}/clients` ||
+      c.req.path.startsWith(`${API}/clients/`);
     const redact = (message: string) =>
       redactSecrets(message, [
         ...secretValues(options.gateway.config),
         ...secretValues(c.get("jsonBody")),
+        ...(isClientBody ? clientBodySecrets(c.get("jsonBody")) : []),
       ]);
     if (err instanceof AdminError) {
       const headers = err.status === 401 ? { "www-authenticate": "Bearer" } : undefined;

@@ -22,6 +22,8 @@ export interface Draft {
   };
   upstreams: Record<string, unknown>[];
   upstream_groups: DraftGroup[];
+  /** Clients as a file writes them: `key` or `key_sha256`, never both. */
+  clients: Record<string, unknown>[];
 }
 
 /** A forward in a {@linkcode Draft}. */
@@ -71,7 +73,7 @@ export class ConfigEditor {
 
   #run(what: string, edit: (draft: Draft, current: Config) => void): Config {
     const current = this.#gateway.config;
-    const draft = JSON.parse(JSON.stringify(current)) as Draft;
+    const draft = toDraft(current);
     edit(draft, current);
     const result = validateConfig(draft, this.#validate);
     if (!result.ok) throw new AdminError(400, describe(result.errors));
@@ -80,6 +82,21 @@ export class ConfigEditor {
     this.#logger.log("info", "configuration changed through the admin API", { change: what });
     return result.config;
   }
+}
+
+/**
+ * A plain copy of `config` that validates as a file would: a snapshot's client carries
+ * its key and the key's digest, a file one of them, so the digest of a client that has
+ * its key is left out (it is computed again).
+ */
+export function toDraft(config: Config): Draft {
+  const draft = JSON.parse(JSON.stringify(config)) as Draft;
+  draft.clients = (draft.clients ?? []).map((c) => {
+    if (c.key === undefined) return c;
+    const { key_sha256: _digest, ...rest } = c;
+    return rest;
+  });
+  return draft;
 }
 
 function describe(diagnostics: readonly ConfigDiagnostic[]): string {

@@ -26,6 +26,12 @@ const ENDPOINTS: [string, string, number[]][] = [
   ["post", "/api/v1/upstreams", [201, 400, 401, 403, 409]],
   ["put", "/api/v1/upstreams/{name}", [200, 400, 401, 403, 404]],
   ["delete", "/api/v1/upstreams/{name}", [204, 401, 403, 404, 409]],
+  ["get", "/api/v1/clients", [200, 401, 403]],
+  ["get", "/api/v1/clients/{name}", [200, 401, 403, 404]],
+  ["post", "/api/v1/clients", [201, 400, 401, 403, 409]],
+  ["put", "/api/v1/clients/{name}", [200, 400, 401, 403, 404, 409]],
+  ["delete", "/api/v1/clients/{name}", [204, 401, 403, 404]],
+  ["get", "/api/v1/clients/{name}/usage", [200, 401, 403, 404]],
   ["get", "/api/v1/openapi.json", [200, 401, 403]],
   ["get", "/api/v1/docs", [200, 403, 404]],
   ["get", "/health", [200]],
@@ -148,6 +154,29 @@ Deno.test("openapi.json documents the shapes: group members and masked upstream 
   assert.deepEqual(create.required.sort(), ["name", "url"]);
   assert.equal(create.properties.weight.default, 1);
   assert.equal(create.properties.weight.maximum, 65535);
+
+  const client = resolve(
+    doc,
+    doc.paths["/api/v1/clients/{name}"].get.responses["200"].content["application/json"].schema,
+  ).properties.data;
+  assert.deepEqual(
+    Object.keys(client.properties).sort(),
+    ["groups", "key", "key_sha256", "limits", "models", "name"],
+  );
+  assert.match(client.properties.key.description, /"\*\*\*"/);
+  // A create without key and key_sha256 is valid: a key is generated.
+  const newClient = doc.paths["/api/v1/clients"].post.requestBody.content["application/json"]
+    .schema;
+  assert.deepEqual(newClient.required, ["name"]);
+  const usage = resolve(
+    doc,
+    doc.paths["/api/v1/clients/{name}/usage"].get.responses["200"].content["application/json"]
+      .schema,
+  ).properties.data;
+  assert.deepEqual(
+    Object.keys(usage.properties).sort(),
+    ["limits", "requests_last_minute", "tokens_last_minute", "tokens_today"],
+  );
 });
 
 Deno.test("openapi.json describes the 403 of a caller off loopback when no token is set", async () => {

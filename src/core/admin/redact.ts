@@ -23,7 +23,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /**
  * Every secret value in a configuration-shaped value (a whole configuration, an
  * upstream, a group, a request body): `auth.token`, `auth.password`, passwords and
- * key-carrying query values of any `url`, values of credential-carrying `headers`.
+ * key-carrying query values of any `url`, values of credential-carrying `headers`, the
+ * `key` of each entry of a `clients` list. (A client body on its own is a
+ * {@linkcode clientBodySecrets} matter: `key` elsewhere names a header.)
  *
  * @example
  * ```ts
@@ -54,6 +56,11 @@ function collect(value: unknown, found: Set<string>, depth: number): void {
       if (typeof v === "string") found.add(v);
     }
   }
+  if (Array.isArray(record.clients)) {
+    for (const c of record.clients) {
+      if (isRecord(c) && typeof c.key === "string") found.add(c.key);
+    }
+  }
   if (Array.isArray(record.headers)) {
     for (const h of record.headers) {
       if (isRecord(h) && typeof h.key === "string" && typeof h.value === "string") {
@@ -62,6 +69,30 @@ function collect(value: unknown, found: Set<string>, depth: number): void {
     }
   }
   for (const item of Object.values(record)) collect(item, found, depth + 1);
+}
+
+const DIGEST = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * The secrets of a client body (`POST`/`PUT /api/v1/clients…`, raw JSON): its `key`,
+ * and a `key_sha256` that is no digest (a key pasted into the wrong field, which a
+ * message would otherwise quote as the value that came). A real digest is no secret:
+ * the API shows it.
+ *
+ * @example
+ * ```ts
+ * import { clientBodySecrets } from "./redact.ts";
+ * clientBodySecrets({ name: "a", key: "sk-1" }); // ["sk-1"]
+ * clientBodySecrets({ name: "a", key_sha256: "sk-2" }); // ["sk-2"]
+ * ```
+ */
+export function clientBodySecrets(body: unknown): string[] {
+  if (!isRecord(body)) return [];
+  const out: string[] = [];
+  if (typeof body.key === "string") out.push(body.key);
+  const digest = body.key_sha256;
+  if (typeof digest === "string" && !DIGEST.test(digest)) out.push(digest);
+  return out.filter((s) => s !== "" && s !== MASK);
 }
 
 /**

@@ -13,6 +13,8 @@
 
 import { z } from "zod";
 import {
+  clientSchema,
+  clientSnapshotSchema,
   forwardSnapshotSchema,
   groupSchema,
   groupSnapshotSchema,
@@ -24,7 +26,7 @@ import {
   upstreamSchema,
   upstreamSnapshotSchema,
 } from "../config/mod.ts";
-import { nonEmpty } from "../config/rules.ts";
+import { mapping, nonEmpty } from "../config/rules.ts";
 
 /** `{name}` in a path. */
 export const nameParams = z.object({
@@ -164,4 +166,79 @@ export const groupPatchBody = z.object({
   status: statusField.optional(),
 }).meta({
   example: { upstreams: [{ name: "openai", weight: 3 }, { name: "azure", weight: 1 }] },
+});
+
+/** A client as answered: `key` shown as `***`, its `key_sha256` as configured or computed. */
+export const clientView = clientSnapshotSchema.extend({
+  key: clientSnapshotSchema.shape.key.meta({
+    description: '"***" when a key is configured (absent when only key_sha256 is); only the ' +
+      "answer of the POST that generated a key shows the key itself, once",
+  }),
+  key_sha256: clientSnapshotSchema.shape.key_sha256.meta({
+    description: "Lower-case hex SHA-256 of the key",
+  }),
+}).meta({
+  description: "A caller known by its key, with the groups and models it may use and its limits",
+});
+
+/** What a client has used, and its limits. */
+export const clientUsageView = z.object({
+  requests_last_minute: z.number().int().meta({ description: "Requests in the last 60 s" }),
+  tokens_last_minute: z.number().int().meta({
+    description: "Tokens (input + output) in the sliding last 60 s, reservations of " +
+      "running requests included",
+  }),
+  tokens_today: z.number().int().meta({
+    description: "Tokens since the last UTC midnight, reservations included",
+  }),
+  limits: clientSnapshotSchema.shape.limits.meta({
+    description: "The client's configured limits (an absent one is off)",
+  }),
+}).meta({
+  example: {
+    requests_last_minute: 12,
+    tokens_last_minute: 5400,
+    tokens_today: 81000,
+    limits: { requests_per_minute: 600, tokens_per_day: 2000000 },
+  },
+});
+
+// The file's client fields, without its "exactly one of key and key_sha256" rule: a
+// create may leave both out (a key is generated) and a GET answer PUT back carries both
+// ("***" and the digest). The whole configuration's validation applies the rule after.
+const clientFields = {
+  ...clientSchema.shape,
+  key: clientSchema.shape.key.meta({
+    description: "The secret the client sends (Authorization: Bearer or x-api-key). Leave " +
+      "key and key_sha256 out to have one generated",
+  }),
+  key_sha256: clientSchema.shape.key_sha256.meta({
+    description: "Instead of key: the hex SHA-256 of the key (64 digits)",
+  }),
+};
+
+/** Body of `POST /clients`. */
+export const clientCreateBody = mapping(clientFields).meta({
+  description: "The client to create (the configuration file's keys). Without key and " +
+    "key_sha256 a key is generated and returned once, in this answer's data.key",
+  example: {
+    name: "team-a",
+    groups: ["chat"],
+    models: ["gpt-4o*"],
+    limits: { requests_per_minute: 600, tokens_per_minute: 100000, tokens_per_day: 2000000 },
+  },
+});
+
+/** Body of `PUT /clients/{name}`; `name` may be echoed back but must not change. */
+export const clientReplaceBody = mapping({
+  ...clientFields,
+  name: nonEmpty().optional().meta({
+    description: "Optional; when given it must equal the name in the path",
+  }),
+  key: clientSchema.shape.key.meta({
+    description: 'The new key, or "***" to keep the stored one (a key_sha256 beside "***" ' +
+      "must be the stored digest)",
+  }),
+}).meta({
+  description: 'The client\'s whole new configuration; "***" as key keeps the stored key',
 });

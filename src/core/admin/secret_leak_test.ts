@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { adminFixture, type Answer, b64url } from "./test_helpers.ts";
+import { adminFixture, type Answer, b64url, fakeClientStore } from "./test_helpers.ts";
 
 const API = "/api/v1";
 const ROUNDS = 12;
@@ -27,10 +27,12 @@ const URL_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 // Printable ASCII: quotes, backslashes, slashes, percent signs and spaces included, as
 // JSON and messages escape or quote them in different ways.
 const PRINTABLE = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join("");
+// What a client key may hold: printable ASCII without the space.
+const KEY_CHARS = PRINTABLE.slice(1);
 
 interface Gen {
   /** A fresh secret: `kind` chars, 12–40 long, never seen before in this round. */
-  secret(kind: "url" | "text"): string;
+  secret(kind: "url" | "text" | "key"): string;
   pick<T>(items: readonly T[]): T;
   readonly all: string[];
 }
@@ -41,7 +43,7 @@ function generator(seed: number): Gen {
   return {
     all,
     secret(kind) {
-      const alphabet = kind === "url" ? URL_SAFE : PRINTABLE;
+      const alphabet = kind === "url" ? URL_SAFE : kind === "key" ? KEY_CHARS : PRINTABLE;
       const n = 12 + Math.floor(rnd() * 29);
       let s = "";
       for (let i = 0; i < n; i++) s += alphabet[Math.floor(rnd() * alphabet.length)];
@@ -194,6 +196,109 @@ Deno.test("property: no admin answer or log line ever holds a secret", async () 
     const stored = leaks(JSON.stringify(f.gateway.config), g.all);
     // a: 4 (URL password, query key, auth, header), b after its PUT: 4, the proxy: 1.
     assert.equal(stored.length, 9, `seed ${seed}: secrets stored`);
+
+    for (const [what, answer] of answers) {
+      const found = leaks(answer.text, g.all);
+      assert.deepEqual(found, [], `seed ${seed}: ${what} leaked ${found}: ${answer.text}`);
+    }
+    const logged = leaks(logs.join("\n"), g.all);
+    assert.deepEqual(logged, [], `seed ${seed}: the log leaked ${logged}`);
+  }
+});
+
+async function sha256(text: string): Promise<string> {
+  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+Deno.test("property: a client key never appears in an admin answer or log line", async () => {
+  const base = Number(Deno.env.get("LLMPROXY_TEST_SEED") ?? 20261127);
+  for (let round = 0; round < ROUNDS; round++) {
+    const seed = base + round;
+    const g = generator(seed);
+    const logs: string[] = [];
+    const f = adminFixture({
+      logger: { log: (...args: unknown[]) => logs.push(JSON.stringify(args)) } as never,
+      store: fakeClientStore(),
+    });
+    const answers: [string, Answer][] = [];
+    const call = async (method: string, path: string, body?: unknown) => {
+      const a = await f.call(method, path, body);
+      answers.push([`${method} ${path}`, a]);
+      assert.ok(a.status < 500, `seed ${seed}: ${method} ${path}: ${a.text}`);
+      return a;
+    };
+    const accepted = async (method: string, path: string, body: unknown) => {
+      const r = await call(method, path, body);
+      assert.ok(r.status === 200 || r.status === 201, `seed ${seed}: ${method} ${path}: ${r.text}`);
+      return r;
+    };
+
+    // Every accepted write path: key, digest, generated key, *** round trip, new keys.
+    await accepted("POST", `${API}/clients`, {
+      name: "k1",
+      key: g.secret("key"),
+      groups: ["primary"],
+      limits: { requests_per_minute: 5 },
+    });
+    await accepted("POST", `${API}/clients`, {
+      name: "k2",
+      key_sha256: await sha256(g.secret("key")),
+    });
+    // The one answer allowed to show a key is the one that generated it: not checked.
+    const made = await f.call("POST", `${API}/clients`, { name: "gen" });
+    assert.equal(made.status, 201, `seed ${seed}: ${made.text}`);
+    const generated: string = made.body.data.key;
+    g.all.push(generated);
+    const shown = (await call("GET", `${API}/clients/k1`)).body.data;
+    await accepted("PUT", `${API}/clients/k1`, shown);
+    const k1Key = g.secret("key");
+    await accepted("PUT", `${API}/clients/k1`, { ...shown, key: k1Key, key_sha256: undefined });
+    await accepted("PUT", `${API}/clients/k2`, { key: g.secret("key") });
+    await accepted("PUT", `${API}/clients/gen`, { key: "***", models: ["gpt-*"] });
+
+    // Refused writes that carry keys, each for a different reason.
+    const fresh = () => g.secret("key");
+    const key = fresh();
+    const refused: [string, string, unknown][] = [
+      ["POST", `${API}/clients`, { name: "k1", key: fresh() }],
+      ["POST", `${API}/clients`, { name: "x", key: k1Key }],
+      ["POST", `${API}/clients`, { name: "x", key_sha256: fresh() }],
+      // A key with another key's digest (a key with its own digest is a snapshot: accepted).
+      ["POST", `${API}/clients`, { name: "x", key, key_sha256: await sha256(fresh()) }],
+      ["POST", `${API}/clients`, { name: "x", key: fresh(), groups: ["ghost"] }],
+      ["POST", `${API}/clients`, { name: "x", key: fresh(), limits: { tokens_per_day: 0 } }],
+      ["POST", `${API}/clients`, { name: "x", key: fresh(), models: [""] }],
+      ["POST", `${API}/clients`, { name: "x", key: fresh(), lmits: {} }],
+      ["POST", `${API}/clients`, { name: "x", key: `${fresh()} ${fresh()}` }],
+      ["POST", `${API}/clients`, `{"name":"x","key":${JSON.stringify(fresh())}`],
+      ["PUT", `${API}/clients/k1`, { key: generated }],
+      ["PUT", `${API}/clients/nope`, { key: fresh() }],
+      ["PUT", `${API}/clients/k1`, { name: "zz", key: fresh() }],
+      ["PUT", `${API}/clients/k1`, { key: "***", key_sha256: await sha256(fresh()) }],
+    ];
+    for (const [method, path, body] of refused) {
+      const r = await call(method, path, body);
+      assert.ok(r.status >= 400, `seed ${seed}: ${method} ${path} should be refused: ${r.text}`);
+    }
+
+    // Every read.
+    const reads = [
+      "/clients",
+      ...f.gateway.config.clients.flatMap((c) => {
+        const one = `/clients/${encodeURIComponent(c.name)}`;
+        return [one, `${one}/usage`];
+      }),
+      "/openapi.json",
+    ];
+    for (const path of reads) await call("GET", `${API}${path}`);
+    answers.push(["GET /metrics", await f.call("GET", "/metrics")]);
+
+    // The keys did reach the configuration (so the property is not vacuous): k1's new
+    // key, k2's key (it replaced the digest) and the generated one.
+    const stored = leaks(JSON.stringify(f.gateway.config), g.all);
+    assert.equal(stored.length, 3, `seed ${seed}: keys stored`);
+    assert.ok(stored.includes(generated) && stored.includes(k1Key), `seed ${seed}`);
 
     for (const [what, answer] of answers) {
       const found = leaks(answer.text, g.all);

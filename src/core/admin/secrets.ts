@@ -10,7 +10,8 @@
  * - query parameters of a URL whose name says they carry a key (`?key=***`,
  *   `?api-key=***`, `?sig=***`), as some providers take keys there;
  * - values of header operations whose header name says they carry a credential
- *   (`authorization`, `x-api-key`, `api-key`, `cookie`, names with `token` or `secret`).
+ *   (`authorization`, `x-api-key`, `api-key`, `cookie`, names with `token` or `secret`);
+ * - a client's `key` (SPEC §11.3); its `key_sha256` is shown, a digest gives no key away.
  *
  * Masking works on the text, never re-serialising a URL, so an unmasked part comes back
  * byte for byte and a round trip changes nothing.
@@ -24,7 +25,7 @@
  * @module
  */
 
-import type { GroupConfig, HeaderOpConfig, UpstreamConfig } from "../config/types.ts";
+import type { ClientConfig, GroupConfig, HeaderOpConfig, UpstreamConfig } from "../config/types.ts";
 import { AdminError } from "./envelope.ts";
 
 /** What a secret is replaced with in answers. */
@@ -362,4 +363,76 @@ export function restoreGroupSecrets(
     "http_client.proxy.url",
   );
   return { ...body, http_client: { ...client, proxy: { ...client.proxy, url } } };
+}
+
+/** A client as the admin API shows it: `key` masked (when one is configured). */
+export function maskClient(c: ClientConfig): ClientConfig {
+  return {
+    name: c.name,
+    ...(c.key !== undefined ? { key: MASK } : {}),
+    key_sha256: c.key_sha256,
+    ...(c.groups ? { groups: [...c.groups] } : {}),
+    ...(c.models ? { models: [...c.models] } : {}),
+    limits: { ...c.limits },
+  };
+}
+
+/**
+ * What a client body (raw JSON) means when its `key` is `***`: the stored credential
+ * (the key, or only its digest when no key is stored), so a GET answer, which shows
+ * `"key": "***"` beside the `key_sha256`, can be PUT back unchanged. A `key_sha256`
+ * sent beside the mask must be the stored digest (it is then dropped: the key carries
+ * it); another digest contradicts the mask and is a 400. `stored` is the client being
+ * replaced (undefined on create, where a mask stands for nothing). A copy comes back.
+ */
+export function restoreClientSecrets(
+  body: Record<string, unknown>,
+  stored: ClientConfig | undefined,
+): Record<string, unknown> {
+  if (body.key !== MASK) return body;
+  if (stored === undefined) {
+    throw new AdminError(
+      400,
+      `key: "${MASK}" stands for a stored key, but this client is new; send its key, ` +
+        "its key_sha256, or neither to have a key generated",
+    );
+  }
+  const given = body.key_sha256;
+  if (
+    given !== undefined && (typeof given !== "string" || given.toLowerCase() !== stored.key_sha256)
+  ) {
+    throw new AdminError(
+      400,
+      `key_sha256: "${MASK}" in key keeps the stored key, whose SHA-256 is ` +
+        `${stored.key_sha256}, but key_sha256 names another digest; to change the key send ` +
+        "either the new key or its key_sha256, not the mask",
+    );
+  }
+  const out: Record<string, unknown> = { ...body };
+  delete out.key;
+  delete out.key_sha256;
+  if (stored.key !== undefined) out.key = stored.key;
+  else out.key_sha256 = stored.key_sha256;
+  return out;
+}
+
+/** The prefix of a generated client key. */
+export const CLIENT_KEY_PREFIX = "sk-llmproxy-";
+
+/**
+ * A new client key: 32 random bytes from `crypto.getRandomValues`, URL-safe base64
+ * without padding, prefixed `sk-llmproxy-` (SPEC §11.3).
+ *
+ * @example
+ * ```ts
+ * import { generateClientKey } from "./secrets.ts";
+ * generateClientKey(); // "sk-llmproxy-" followed by 43 characters of A-Z a-z 0-9 - _
+ * ```
+ */
+export function generateClientKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  const b64 = btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  return CLIENT_KEY_PREFIX + b64;
 }

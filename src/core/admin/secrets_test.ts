@@ -1,11 +1,17 @@
 import assert from "node:assert/strict";
-import type { GroupConfig, UpstreamConfig } from "../config/types.ts";
+import type { ClientConfig, GroupConfig, UpstreamConfig } from "../config/types.ts";
+import { toDraft } from "./config_editor.ts";
 import { AdminError } from "./envelope.ts";
+import { clientBodySecrets, redactSecrets, secretValues } from "./redact.ts";
 import {
+  CLIENT_KEY_PREFIX,
+  generateClientKey,
   isSecretHeader,
+  maskClient,
   maskGroup,
   maskUpstream,
   maskUrl,
+  restoreClientSecrets,
   restoreGroupSecrets,
   restoreUpstreamSecrets,
   restoreUrl,
@@ -140,4 +146,112 @@ Deno.test("maskGroup / restoreGroupSecrets cover the proxy URL", () => {
   assert.equal(shown.http_client.proxy.url, "http://p:***@proxy:3128");
   assert.deepEqual(restoreGroupSecrets(shown, group), JSON.parse(JSON.stringify(group)));
   assert.deepEqual(restoreGroupSecrets({ upstreams: [] }, group), { upstreams: [] });
+});
+
+const KEYED: ClientConfig = {
+  name: "a",
+  key: "sk-a",
+  key_sha256: "1".repeat(64),
+  groups: ["g"],
+  models: ["gpt-*"],
+  limits: { requests_per_minute: 5 },
+};
+const DIGEST_ONLY: ClientConfig = { name: "b", key_sha256: "2".repeat(64), limits: {} };
+
+Deno.test("maskClient masks a configured key and shows the digest", () => {
+  assert.deepEqual(maskClient(KEYED), { ...KEYED, key: "***" });
+  assert.deepEqual(maskClient(DIGEST_ONLY), DIGEST_ONLY);
+  assert.ok(!("key" in maskClient(DIGEST_ONLY)));
+});
+
+Deno.test("restoreClientSecrets: *** stands for the stored credential", () => {
+  const cases: [string, Record<string, unknown>, ClientConfig | undefined, unknown][] = [
+    ["no mask: as sent", { key: "sk-new" }, KEYED, { key: "sk-new" }],
+    ["*** alone", { key: "***", limits: {} }, KEYED, { key: "sk-a", limits: {} }],
+    [
+      "*** with the stored digest (a GET answer)",
+      {
+        name: "a",
+        key: "***",
+        key_sha256: "1".repeat(64),
+      },
+      KEYED,
+      { name: "a", key: "sk-a" },
+    ],
+    [
+      "*** with the digest in upper case",
+      {
+        key: "***",
+        key_sha256: "1".repeat(64).toUpperCase(),
+      },
+      KEYED,
+      { key: "sk-a" },
+    ],
+    ["*** for a digest-only client", { key: "***" }, DIGEST_ONLY, { key_sha256: "2".repeat(64) }],
+  ];
+  for (const [what, body, stored, expected] of cases) {
+    assert.deepEqual(restoreClientSecrets(body, stored), expected, what);
+  }
+  const refused: [string, Record<string, unknown>, ClientConfig | undefined, RegExp][] = [
+    ["*** on create", { key: "***" }, undefined, /this client is new/],
+    ["*** with another digest", { key: "***", key_sha256: "3".repeat(64) }, KEYED, /another/],
+    ["*** with a non-string digest", { key: "***", key_sha256: 7 }, KEYED, /another digest/],
+  ];
+  for (const [what, body, stored, message] of refused) {
+    assert.throws(
+      () => restoreClientSecrets(body, stored),
+      (e) => e instanceof AdminError && e.status === 400 && message.test(e.message),
+      what,
+    );
+  }
+});
+
+Deno.test("generateClientKey: 32 random bytes, base64url without padding, prefixed", () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 50; i++) {
+    const key = generateClientKey();
+    assert.match(key, /^sk-llmproxy-[A-Za-z0-9_-]{43}$/);
+    assert.ok(key.startsWith(CLIENT_KEY_PREFIX));
+    const b64 = key.slice(CLIENT_KEY_PREFIX.length).replaceAll("-", "+").replaceAll("_", "/");
+    assert.equal(atob(`${b64}=`).length, 32);
+    seen.add(key);
+  }
+  assert.equal(seen.size, 50);
+});
+
+Deno.test("redaction knows client keys: in a configuration and in a client body", () => {
+  const config = { clients: [KEYED, DIGEST_ONLY], upstreams: [] };
+  assert.deepEqual(secretValues(config), ["sk-a"]);
+  // A header operation's `key` is a header name, not a secret.
+  assert.deepEqual(secretValues({ headers: [{ op: "insert", key: "x-team", value: "b" }] }), []);
+  const bodies: [unknown, string[]][] = [
+    [{ name: "a", key: "sk-1" }, ["sk-1"]],
+    [{ name: "a", key: "***" }, []],
+    [{ name: "a", key_sha256: "9".repeat(64) }, []],
+    [{ name: "a", key_sha256: "sk-pasted" }, ["sk-pasted"]],
+    [{ name: "a", key: 5 }, []],
+    [["sk-1"], []],
+    [undefined, []],
+  ];
+  for (const [body, expected] of bodies) {
+    assert.deepEqual(clientBodySecrets(body), expected, JSON.stringify(body));
+  }
+  assert.equal(
+    redactSecrets('got "sk-pasted" and sk-a', [...secretValues(config), "sk-pasted"]),
+    'got "***" and ***',
+  );
+});
+
+Deno.test("toDraft: a client with its key leaves its digest out, as a file would", () => {
+  const draft = toDraft({ clients: [KEYED, DIGEST_ONLY] } as never);
+  assert.deepEqual(draft.clients, [
+    {
+      name: "a",
+      key: "sk-a",
+      groups: ["g"],
+      models: ["gpt-*"],
+      limits: { requests_per_minute: 5 },
+    },
+    DIGEST_ONLY,
+  ]);
 });

@@ -6,6 +6,8 @@
  */
 
 import { loadConfig } from "../config/mod.ts";
+import type { ClientLimiter, ClientUsage, StateStore } from "../state/types.ts";
+import { MemoryStateStore } from "../state/memory_store.ts";
 import { Gateway } from "../proxy/gateway.ts";
 import { fetchTransport } from "../proxy/transport.ts";
 import { type AdminOptions, createAdminApp } from "./app.ts";
@@ -17,7 +19,11 @@ export const SECRETS = [
   "pw-secret",
   "qs-secret",
   "proxy-secret",
+  "sk-client-secret-a",
 ] as const;
+
+/** The digest team-b is configured with in {@linkcode ADMIN_TEST_YAML}. */
+export const TEAM_B_DIGEST = "b".repeat(64);
 
 /** A configuration with every kind of secret and two forwards. */
 export const ADMIN_TEST_YAML = `
@@ -62,6 +68,14 @@ upstream_groups:
     upstreams: [{ name: local }]
   - name: other
     upstreams: [{ name: local }, { name: openai }]
+clients:
+  - name: team-a
+    key: sk-client-secret-a
+    groups: [primary]
+    models: ["gpt-4o*"]
+    limits: { requests_per_minute: 600, tokens_per_day: 2000000 }
+  - name: team-b
+    key_sha256: "${"B".repeat(64)}"
 `;
 
 /** A JSON answer of the admin app. */
@@ -96,6 +110,7 @@ export function adminFixture(
     yaml?: string;
     fetchFn?: typeof fetch;
     peer?: string | null;
+    store?: StateStore;
   } = {},
 ): AdminFixture {
   const loaded = loadConfig(options.yaml ?? ADMIN_TEST_YAML);
@@ -103,6 +118,7 @@ export function adminFixture(
   const gateway = new Gateway({
     config: loaded.config,
     transports: () => fetchTransport(options.fetchFn),
+    ...(options.store ? { store: options.store } : {}),
   });
   const app = createAdminApp({ ready: () => true, ...options, gateway });
   const defaults: Record<string, string> = options.authToken
@@ -133,4 +149,32 @@ export function adminFixture(
 export function b64url(text: string): string {
   const bin = String.fromCharCode(...new TextEncoder().encode(text));
   return btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/**
+ * A state store whose client limiter answers `usage` from `figures` (zero for a client
+ * not listed) and records every client asked about; the rest is the memory store.
+ */
+export function fakeClientStore(
+  figures: Record<string, ClientUsage> = {},
+): StateStore & { readonly asked: string[] } {
+  const memory = new MemoryStateStore();
+  const asked: string[] = [];
+  const clients: ClientLimiter = {
+    admit: () => Promise.reject(new Error("not used by the admin API")),
+    settle: () => Promise.resolve(),
+    usage: (client) => {
+      asked.push(client);
+      return Promise.resolve(
+        figures[client] ?? { requests_last_minute: 0, tokens_last_minute: 0, tokens_today: 0 },
+      );
+    },
+  };
+  return {
+    asked,
+    clients,
+    rateLimit: (key, limit) => memory.rateLimit(key, limit),
+    group: (group, upstreams) => memory.group(group, upstreams),
+    retain: (names) => memory.retain(names),
+  };
 }

@@ -6,16 +6,30 @@
  */
 
 import type { z } from "zod";
-import type { Config, ForwardConfig, GroupConfig, UpstreamConfig } from "../config/types.ts";
+import type {
+  ClientConfig,
+  Config,
+  ForwardConfig,
+  GroupConfig,
+  UpstreamConfig,
+} from "../config/types.ts";
 import type { Gateway } from "../proxy/gateway.ts";
 import { AdminError } from "./envelope.ts";
-import type { forwardView, groupView, memberStatusView, upstreamView } from "./schemas.ts";
-import { maskGroup, maskUpstream } from "./secrets.ts";
+import type {
+  clientView,
+  forwardView,
+  groupView,
+  memberStatusView,
+  upstreamView,
+} from "./schemas.ts";
+import { maskClient, maskGroup, maskUpstream } from "./secrets.ts";
 
 /** A forward as answered. */
 export type ForwardView = z.infer<typeof forwardView>;
 /** An upstream as answered. */
 export type UpstreamView = z.infer<typeof upstreamView>;
+/** A client as answered. */
+export type ClientView = z.infer<typeof clientView>;
 /** A group as answered. */
 export type GroupView = z.infer<typeof groupView>;
 type MemberStatusView = z.infer<typeof memberStatusView>;
@@ -44,6 +58,18 @@ export function findGroup(config: Config, name: string): GroupConfig {
   const g = config.upstream_groups.find((x) => x.name === name);
   if (!g) throw new AdminError(404, `no upstream group named ${JSON.stringify(name)}`);
   return g;
+}
+
+/** The client `name` of `config`, or a 404. */
+export function findClient(config: Config, name: string): ClientConfig {
+  const c = config.clients.find((x) => x.name === name);
+  if (!c) throw new AdminError(404, `no client named ${JSON.stringify(name)}`);
+  return c;
+}
+
+/** A client as answered: `key` masked. */
+export function showClient(c: ClientConfig): ClientView {
+  return plain(maskClient(c)) as ClientView;
 }
 
 /** A forward as answered (forwards hold no secrets). */

@@ -11,6 +11,7 @@
 
 import { type ConfigPath, type Finding, formatPath as where } from "./diagnostics.ts";
 import { didYouMean } from "./did_you_mean.ts";
+import { sha256Hex } from "../crypto/sha256.ts";
 import { addressesOverlap, formatListener, type IpAddress, parseListenAddress } from "./net.ts";
 
 /**
@@ -83,6 +84,7 @@ export function crossCheck(
     return [...first.keys()];
   };
   names(forwards, "forward");
+  names(entries(root.clients, ["clients"]), "client");
   const upstreamNames = names(upstreams, "upstream");
   const groupNames = names(groups, "group");
 
@@ -123,6 +125,7 @@ export function crossCheck(
     checkModelRoutes(f, groupNames, error, unknown);
   }
   for (const g of groups) checkHashKey(g, findings);
+  checkClients(entries(root.clients, ["clients"]), groupNames, error, unknown);
 
   if (listeners) checkListeners(server, forwards, error);
   checkHosts(forwards, error);
@@ -195,6 +198,46 @@ function checkModelRoutes(
           "each model glob may appear once per forward",
       );
     }
+  }
+}
+
+/** Client keys may not repeat (compared as digests); their groups must exist. */
+function checkClients(
+  clients: Entry[],
+  groupNames: string[],
+  error: (path: ConfigPath, message: string) => void,
+  unknown: (kind: string, name: string, defined: string[]) => string,
+): void {
+  const digests = new Map<string, { path: ConfigPath; name: string }>();
+  for (const c of clients) {
+    const key = text(c.value.key);
+    const given = text(c.value.key_sha256);
+    const digest = key !== undefined
+      ? sha256Hex(key)
+      : given !== undefined && /^[0-9a-fA-F]{64}$/.test(given)
+      ? given.toLowerCase()
+      : undefined;
+    if (digest !== undefined) {
+      const at: ConfigPath = [...c.path, key !== undefined ? "key" : "key_sha256"];
+      const first = digests.get(digest);
+      // The message never shows the key: it is a secret.
+      if (first === undefined) {
+        digests.set(digest, { path: c.path, name: text(c.value.name) ?? "" });
+      } else {
+        error(
+          at,
+          `this key is already the key of client "${first.name}" (${where(first.path)}); ` +
+            "each client needs its own key",
+        );
+      }
+    }
+    if (!Array.isArray(c.value.groups)) continue;
+    c.value.groups.forEach((g, i) => {
+      const name = text(g);
+      if (name !== undefined && !groupNames.includes(name)) {
+        error([...c.path, "groups", i], unknown("group", name, groupNames));
+      }
+    });
   }
 }
 

@@ -88,3 +88,55 @@ upstream_groups:
     /^c\.yaml:\d+:\d+: upstream_groups\[1\]\.balance\.hash_key: must be "header:<name>", "client_ip" or "body:<field>"/,
   );
 });
+
+Deno.test("clients: key or digest (exactly one), unique names and keys, known groups", () => {
+  const text = `
+http_server:
+  forwards: [{ name: f, default_group: g, client_auth: required }]
+upstreams: [{ name: u, url: http://u.test }]
+upstream_groups: [{ name: g, upstreams: [{ name: u }] }]
+clients:
+  - { name: a, key: sk-a, groups: [g, nope], models: ["gpt-*"], limits: { tokens_per_day: 100 } }
+  - { name: b, key_sha256: "${"0".repeat(63)}" }
+  - { name: c }
+  - { name: a, key: sk-a }
+  - { name: d, key: "sk d" }
+  - { name: e, key: sk-e, key_sha256: "${"a".repeat(64)}" }
+`;
+  const lines = report("c.yaml", loadConfig(text));
+  const has = (re: RegExp) =>
+    assert.ok(lines.some((l) => re.test(l)), `${re}\n${lines.join("\n")}`);
+  has(/^c\.yaml:7:39: clients\[0\]\.groups\[1\]: unknown group "nope"/);
+  has(/clients\[1\]\.key_sha256: must be the lower- or upper-case hex SHA-256/);
+  has(/clients\[2\]: required key "key" or "key_sha256" is missing/);
+  has(/clients\[3\]\.name: duplicate client name "a"/);
+  has(/clients\[3\]\.key: this key is already the key of client "a"/);
+  has(
+    /clients\[4\]\.key: must be a non-empty key of printable ASCII without spaces, got a value with a space/,
+  );
+  has(/clients\[5\]\.key_sha256: give either "key" or "key_sha256", not both/);
+  assert.ok(lines.every((l) => !l.includes("sk-a")), "the key never appears in a message");
+});
+
+Deno.test("clients: the snapshot carries the key's digest; forwards default to client_auth off", () => {
+  const r = loadConfig(`
+http_server:
+  forwards: [{ name: f, default_group: g }]
+upstreams: [{ name: u, url: http://u.test }]
+upstream_groups: [{ name: g, upstreams: [{ name: u }] }]
+clients:
+  - { name: a, key: abc }
+  - { name: b, key_sha256: "${"AB".repeat(32)}", limits: { requests_per_minute: 5 } }
+`);
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+  assert.equal(r.config.http_server.forwards[0]!.client_auth, "off");
+  assert.deepEqual(r.config.clients, [
+    {
+      name: "a",
+      key: "abc",
+      key_sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+      limits: {},
+    },
+    { name: "b", key_sha256: "ab".repeat(32), limits: { requests_per_minute: 5 } },
+  ]);
+});

@@ -56,6 +56,7 @@ Deno.test("defaults fill every key of the snapshot", () => {
         max_body_size: 10 * 1024 * 1024,
         trusted_proxies: [],
         hosts: [],
+        client_auth: "off",
       }],
       admin: { port: 9000, address: "0.0.0.0", timeout: { connect: 10 } },
     },
@@ -78,6 +79,7 @@ Deno.test("defaults fill every key of the snapshot", () => {
         stream_usage: false,
       },
     }],
+    clients: [],
   });
 });
 

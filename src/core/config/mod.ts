@@ -38,6 +38,9 @@ export {
   adminSchema,
   authSchema,
   breakerSchema,
+  CLIENT_AUTH_MODES,
+  clientLimitsSchema,
+  clientSchema,
   configSchema,
   forwardSchema,
   groupMemberSchema,
@@ -55,6 +58,7 @@ export {
   upstreamSchema,
 } from "./schema.ts";
 export {
+  clientSnapshotSchema,
   forwardSnapshotSchema,
   groupSnapshotSchema,
   modelRouteSnapshotSchema,

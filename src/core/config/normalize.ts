@@ -8,9 +8,11 @@
 
 import type { z } from "zod";
 import { parseByteSize } from "./byte_size.ts";
+import { sha256Hex } from "../crypto/sha256.ts";
 import type {
   authSchema,
   breakerSchema,
+  clientSchema,
   forwardSchema,
   groupSchema,
   headerOpSchema,
@@ -20,6 +22,7 @@ import type {
 } from "./schema.ts";
 import type {
   AuthConfig,
+  ClientConfig,
   Config,
   ForwardConfig,
   GroupConfig,
@@ -52,6 +55,7 @@ export function normalizeForward(f: Out<typeof forwardSchema>): ForwardConfig {
     max_body_size: parseByteSize(f.max_body_size)!,
     trusted_proxies: [...f.trusted_proxies],
     hosts: [...f.hosts],
+    client_auth: f.client_auth,
   };
 }
 
@@ -115,6 +119,25 @@ export function normalizeGroup(g: Out<typeof groupSchema>): GroupConfig {
   };
 }
 
+/** The snapshot of one parsed client: the key's digest is always there. */
+export function normalizeClient(c: Out<typeof clientSchema>): ClientConfig {
+  const l = c.limits;
+  return {
+    name: c.name,
+    ...(c.key !== undefined ? { key: c.key } : {}),
+    key_sha256: c.key_sha256 ?? sha256Hex(c.key!),
+    ...(c.groups ? { groups: [...c.groups] } : {}),
+    ...(c.models ? { models: [...c.models] } : {}),
+    limits: {
+      ...(l.requests_per_minute !== undefined
+        ? { requests_per_minute: l.requests_per_minute }
+        : {}),
+      ...(l.tokens_per_minute !== undefined ? { tokens_per_minute: l.tokens_per_minute } : {}),
+      ...(l.tokens_per_day !== undefined ? { tokens_per_day: l.tokens_per_day } : {}),
+    },
+  };
+}
+
 /** The snapshot of a whole parsed file, deep-frozen. */
 export function normalizeConfig(c: ParsedConfig): Config {
   return deepFreeze({
@@ -128,6 +151,7 @@ export function normalizeConfig(c: ParsedConfig): Config {
     },
     upstreams: c.upstreams.map(normalizeUpstream),
     upstream_groups: c.upstream_groups.map(normalizeGroup),
+    clients: c.clients.map(normalizeClient),
   });
 }
 

@@ -31,6 +31,7 @@ import {
 import { unprintableProblem } from "./text.ts";
 import { modelGlobProblem } from "../llm/model_glob.ts";
 import { formatHashKey, parseHashKey } from "../balance/hash/hash_key.ts";
+import { sha256Hex } from "../crypto/sha256.ts";
 
 /** The balancing strategies of SPEC §4.2. */
 export const STRATEGIES = [
@@ -120,6 +121,50 @@ const hashKey = () => {
   });
 };
 
+/** `limits` of a client; each absent limit is off. */
+export const clientLimitsSchema = mapping({
+  requests_per_minute: intIn(1, 1_000_000).optional(),
+  tokens_per_minute: intIn(1, 1_000_000_000).optional(),
+  tokens_per_day: intIn(1, 1_000_000_000_000).optional(),
+});
+
+/** One `clients[]` entry (SPEC §11.1): a name, its key or the key's digest, limits. */
+export const clientSchema = mapping({
+  name: name(),
+  // The key goes into headers: printable ASCII only, no spaces.
+  key: secret(
+    "a non-empty key of printable ASCII without spaces",
+    (v) => /^[\x21-\x7e]+$/.test(v) ? undefined : "a space, a control or a non-ASCII character",
+  ).optional(),
+  key_sha256: stringThat(
+    "the lower- or upper-case hex SHA-256 of the key (64 hex digits)",
+    (v) => /^[0-9a-fA-F]{64}$/.test(v),
+  ).transform((v) => v.toLowerCase()).optional(),
+  groups: list(name("a group name")).optional(),
+  models: list(modelGlob()).optional(),
+  limits: clientLimitsSchema.prefault({}),
+}).superRefine((c, ctx) => {
+  // A snapshot carries both (the digest of its key): accepted back when they agree.
+  if (c.key !== undefined && c.key_sha256 !== undefined) {
+    if (sha256Hex(c.key) !== c.key_sha256) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["key_sha256"],
+        message: 'give either "key" or "key_sha256", not both (the digest given is not the key\'s)',
+      });
+    }
+  } else if (c.key === undefined && c.key_sha256 === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: [],
+      message: 'required key "key" or "key_sha256" is missing: a client needs exactly one',
+    });
+  }
+});
+
+/** `client_auth` of a forward. */
+export const CLIENT_AUTH_MODES = ["off", "optional", "required"] as const;
+
 /** `ratelimit` of a forward; present means on unless `enabled: false`. */
 export const rateLimitSchema = mapping({
   enabled: bool().optional(),
@@ -145,6 +190,7 @@ export const forwardSchema = mapping({
   ).default([]),
   hosts: list(stringThat("a host name without port (e.g. api.example.com)", isHostname))
     .default([]),
+  client_auth: oneOf(CLIENT_AUTH_MODES).default("off"),
 });
 
 /** `http_server.admin`, the management listener. */
@@ -294,6 +340,7 @@ export const configSchema = mapping({
   }).prefault({}),
   upstreams: list(upstreamSchema).default([]),
   upstream_groups: list(groupSchema).default([]),
+  clients: list(clientSchema).default([]),
 });
 
 /** A configuration as the file schema outputs it: defaults filled, not yet a snapshot. */

@@ -12,6 +12,7 @@
 import { z } from "zod";
 import { STRATEGIES } from "./schema.ts";
 import type {
+  ClientConfig,
   ForwardConfig,
   GroupConfig,
   ModelRouteConfig,
@@ -44,6 +45,21 @@ export const forwardSnapshotSchema = z.object({
   max_body_size: z.number().int(),
   trusted_proxies: z.array(z.string()),
   hosts: z.array(z.string()),
+  client_auth: z.enum(["off", "optional", "required"]),
+});
+
+/** A client in a snapshot (the admin API shows `key` as "***"). */
+export const clientSnapshotSchema = z.object({
+  name: z.string(),
+  key: z.string().optional(),
+  key_sha256: z.string(),
+  groups: z.array(z.string()).optional(),
+  models: z.array(z.string()).optional(),
+  limits: z.object({
+    requests_per_minute: z.number().int().optional(),
+    tokens_per_minute: z.number().int().optional(),
+    tokens_per_day: z.number().int().optional(),
+  }),
 });
 
 /** An upstream in a snapshot. */
@@ -97,4 +113,5 @@ type _SnapshotSchemasMatchTypes = [
   Check<Same<z.infer<typeof forwardSnapshotSchema>, Mutable<ForwardConfig>>>,
   Check<Same<z.infer<typeof upstreamSnapshotSchema>, Mutable<UpstreamConfig>>>,
   Check<Same<z.infer<typeof groupSnapshotSchema>, Mutable<GroupConfig>>>,
+  Check<Same<z.infer<typeof clientSnapshotSchema>, Mutable<ClientConfig>>>,
 ];

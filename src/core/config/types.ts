@@ -36,6 +36,30 @@ export interface RateLimitConfig {
   readonly burst: number;
 }
 
+/** Whether a forward asks for client keys (SPEC §11). */
+export type ClientAuthMode = "off" | "optional" | "required";
+
+/** Request and token limits of a client; each absent limit is off. */
+export interface ClientLimitsConfig {
+  readonly requests_per_minute?: number;
+  readonly tokens_per_minute?: number;
+  readonly tokens_per_day?: number;
+}
+
+/** A caller known by its key (SPEC §11.1). */
+export interface ClientConfig {
+  readonly name: string;
+  /** The secret the client sends; absent when only its digest is configured. */
+  readonly key?: string;
+  /** Lower-case hex SHA-256 of the key; always present in a snapshot. */
+  readonly key_sha256: string;
+  /** Groups it may reach; absent means all. */
+  readonly groups?: readonly string[];
+  /** Model globs it may request; absent means all. */
+  readonly models?: readonly string[];
+  readonly limits: ClientLimitsConfig;
+}
+
 /** One inbound listener. */
 export interface ForwardConfig {
   readonly name: string;
@@ -53,6 +77,8 @@ export interface ForwardConfig {
   readonly trusted_proxies: readonly string[];
   /** Host names this forward answers on Workers (no ports there). */
   readonly hosts: readonly string[];
+  /** Client keys: `off` (default), `optional` or `required` (SPEC §11). */
+  readonly client_auth: ClientAuthMode;
 }
 
 /** The management listener. */
@@ -148,4 +174,6 @@ export interface Config {
   };
   readonly upstreams: readonly UpstreamConfig[];
   readonly upstream_groups: readonly GroupConfig[];
+  /** Callers known by key (SPEC §11); empty when none. */
+  readonly clients: readonly ClientConfig[];
 }

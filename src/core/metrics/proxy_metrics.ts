@@ -151,6 +151,13 @@ export class ProxyMetrics {
   /** `llmproxy_time_per_output_token_seconds{group, upstream, model}`. */
   readonly timePerOutputToken: Histogram<readonly ["group", "upstream", "model"]>;
 
+  /** `llmproxy_client_requests_total{client}` (SPEC §11.3). */
+  readonly clientRequests: Counter<readonly ["client"]>;
+  /** `llmproxy_client_tokens_total{client, type}`; type is input or output. */
+  readonly clientTokens: Counter<readonly ["client", "type"]>;
+  /** `llmproxy_client_rejected_total{client, reason}`; reason is the error code. */
+  readonly clientRejected: Counter<readonly ["client", "reason"]>;
+
   /** Registers every metric in `registry` (a new one by default). */
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
@@ -286,6 +293,28 @@ export class ProxyMetrics {
           "reporting at least 2 output tokens.",
         labelNames: ["group", "upstream", "model"] as const,
         buckets: TOKEN_BUCKETS,
+      }),
+    );
+    this.clientRequests = r.register(
+      new Counter({
+        name: "llmproxy_client_requests_total",
+        help: "Requests admitted for a client (its name, or anonymous).",
+        labelNames: ["client"] as const,
+      }),
+    );
+    this.clientTokens = r.register(
+      new Counter({
+        name: "llmproxy_client_tokens_total",
+        help: "Tokens reported by the answers to a client's requests; type is input or output.",
+        labelNames: ["client", "type"] as const,
+      }),
+    );
+    this.clientRejected = r.register(
+      new Counter({
+        name: "llmproxy_client_rejected_total",
+        help: "Requests refused for a client; reason is the error code (client is unknown " +
+          "for keys that match no client).",
+        labelNames: ["client", "reason"] as const,
       }),
     );
   }

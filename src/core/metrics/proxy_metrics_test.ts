@@ -8,6 +8,7 @@ import {
 } from "./mod.ts";
 import { promtoolCheckMetrics } from "../../../tests/promtool.ts";
 import {
+  CLIENT_METRICS,
   EXTRA_METRICS,
   LLM_METRICS,
   SPEC_METRICS,
@@ -15,7 +16,7 @@ import {
 } from "../../../tests/spec_metrics.ts";
 
 /** SPEC §8 plus the operator extras: name, type and label names in order. */
-const EXPECTED = [...SPEC_METRICS, ...EXTRA_METRICS, ...LLM_METRICS];
+const EXPECTED = [...SPEC_METRICS, ...EXTRA_METRICS, ...LLM_METRICS, ...CLIENT_METRICS];
 
 /** One sample in every metric, with label values that need escaping here and there. */
 function recordOneOfEach(): ProxyMetrics {
@@ -38,6 +39,9 @@ function recordOneOfEach(): ProxyMetrics {
   m.usageMissing.labels("openai", "primary").inc();
   m.timeToFirstToken.labels("openai", "primary", "gpt-4o").observe(0.3);
   m.timePerOutputToken.labels("openai", "primary", "gpt-4o").observe(0.02);
+  m.clientRequests.labels("team-a").inc();
+  m.clientTokens.labels("team-a", "input").inc(12);
+  m.clientRejected.labels("team-a", "budget_exceeded").inc();
   return m;
 }
 
@@ -115,6 +119,9 @@ Deno.test("ProxyMetrics fields expose the registered names", () => {
     m.usageMissing,
     m.timeToFirstToken,
     m.timePerOutputToken,
+    m.clientRequests,
+    m.clientTokens,
+    m.clientRejected,
   ].map((f) => [f.name, f.type, [...f.labelNames]]);
   assert.deepEqual(byField, EXPECTED.map(([n, t, l]) => [n, t, [...l]]));
   assert.deepEqual(m.httpRequestDuration.buckets, DURATION_BUCKETS);

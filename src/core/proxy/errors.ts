@@ -8,7 +8,11 @@ export type ProxyErrorCode =
   | "upstream_timeout"
   | "not_found"
   | "invalid_request"
-  | "method_not_allowed";
+  | "method_not_allowed"
+  | "invalid_api_key"
+  | "permission_denied"
+  | "tokens_rate_limited"
+  | "budget_exceeded";
 
 const STATUS: Record<ProxyErrorCode, number> = {
   rate_limited: 429,
@@ -20,6 +24,10 @@ const STATUS: Record<ProxyErrorCode, number> = {
   not_found: 404,
   invalid_request: 400,
   method_not_allowed: 405,
+  invalid_api_key: 401,
+  permission_denied: 403,
+  tokens_rate_limited: 429,
+  budget_exceeded: 429,
 };
 
 /**

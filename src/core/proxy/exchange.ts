@@ -1,4 +1,5 @@
 import type { RequestBody } from "../llm/mod.ts";
+import type { ClientReservation } from "../state/types.ts";
 import { methodLabel } from "../metrics/mod.ts";
 import { errorResponse, type ProxyErrorCode, statusOf } from "./errors.ts";
 import type { ConnInfo, Gateway } from "./gateway.ts";
@@ -26,6 +27,12 @@ export class Exchange {
   ttfbMs = -1;
   /** The buffered request body's lazy view (model, fields), once the body was read. */
   requestBody: RequestBody | undefined;
+  /** The client (SPEC §11) once known: its name, or `anonymous`. */
+  clientName: string | undefined;
+  /** Tokens reserved under the client's limits until the answer ends. */
+  reservation: ClientReservation | undefined;
+  /** An upstream answered (headers arrived), so its usage or the estimate counts. */
+  upstreamAnswered = false;
   /** Token usage the answer reported (SPEC §10.4), for the access log. */
   usage: { model?: string; input?: number; output?: number; ttftMs?: number } | undefined;
   readonly start: number;
@@ -67,9 +74,16 @@ export class Exchange {
     } else if (status >= 400) {
       m.httpRequestErrors.labels(forward, "upstream_status", String(status)).inc();
     }
+    const reservation = this.reservation;
+    if (reservation !== undefined) {
+      this.reservation = undefined;
+      const settled = this.#settleClient(reservation);
+      this.conn.waitUntil?.(settled);
+    }
     gw.logger.log("info", "access", {
       forward,
       client: this.client,
+      client_name: this.clientName ?? null,
       method: this.method,
       path: this.path,
       route: this.route,
@@ -87,6 +101,26 @@ export class Exchange {
       ...(error ? { error } : {}),
     });
     this.done();
+  }
+
+  /**
+   * Gives a client's reservation back when the answer has ended: the tokens the
+   * upstream reported (what it reported so far, when the client left mid-stream), else
+   * the estimate when an upstream answered, else nothing (no upstream was reached).
+   */
+  #settleClient(reservation: ClientReservation): Promise<void> {
+    const u = this.usage;
+    const reported = u?.input !== undefined || u?.output !== undefined
+      ? (u.input ?? 0) + (u.output ?? 0)
+      : undefined;
+    const used = reported ?? (this.upstreamAnswered ? undefined : 0);
+    return this.gw.store.clients.settle(reservation, used).catch((e) => {
+      this.gw.logger.log("warn", "state store call failed", {
+        op: "client_settle",
+        client: reservation.client,
+        error: e instanceof Error ? e.message : String(e),
+      });
+    });
   }
 
   /** The request's model, when its body is JSON (parsed at most once). */

@@ -38,6 +38,11 @@ export interface ForwardedInfo {
    * they are replaced, so a client cannot make the upstream believe another host.
    */
   readonly trustForwarded?: boolean;
+  /**
+   * The forward checks client keys: the client's `Authorization` and `x-api-key` are
+   * removed before header ops and upstream auth apply, so its key never leaves.
+   */
+  readonly dropClientKey?: boolean;
 }
 
 /**
@@ -68,10 +73,12 @@ export function upstreamRequestHeaders(
   let xff: string | null = null;
   let xfh: string | null = null;
   let xfp: string | null = null;
+  const dropKey = info.dropClientKey === true;
   for (const pair of incoming) {
     const name = pair[0];
     // Connection-named headers are hop-by-hop, whatever they are called.
     if (named?.has(name)) continue;
+    if (dropKey && (name === "authorization" || name === "x-api-key")) continue;
     if (HOP_BY_HOP.has(name) || OWN.has(name)) {
       if (name === "x-forwarded-for") xff = pair[1];
       else if (name === "x-forwarded-host") xfh = pair[1];

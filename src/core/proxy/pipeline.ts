@@ -2,9 +2,16 @@ import { backoffMs, MAX_BACKOFF_MS, parseRetryAfter, sleep } from "./backoff.ts"
 import { Attempt, type AttemptEnd } from "./attempt.ts";
 import { readBody } from "./body.ts";
 import { forwardedClient, isTrustedPeer } from "./client_ip.ts";
+import { admitClient, identifyClient } from "./client_gate.ts";
+import type { ClientRuntime } from "./clients.ts";
 import { Exchange } from "./exchange.ts";
 import type { ConnInfo, Gateway } from "./gateway.ts";
-import { clientResponseHeaders, forwardedForOf, upstreamRequestHeaders } from "./headers.ts";
+import {
+  clientResponseHeaders,
+  forwardedForOf,
+  setHeader,
+  upstreamRequestHeaders,
+} from "./headers.ts";
 import { keepSmall, type KeptResponse } from "./kept_response.ts";
 import { type BodyEnd, observeBody } from "./observed_body.ts";
 import { checkRequest, requestTarget } from "./request_checks.ts";
@@ -79,6 +86,17 @@ export async function proxyRequest(
     }
   }
 
+  // The client's key (SPEC §11.2): after the per-IP limit, before the body is read.
+  let clientRt: ClientRuntime | undefined;
+  if (fwd.config.client_auth !== "off") {
+    const who = await identifyClient(ex, fwd, snap, request.headers);
+    if ("refusal" in who) {
+      await request.body?.cancel().catch(() => {});
+      return who.refusal;
+    }
+    clientRt = who.client;
+  }
+
   const body = await readBody(
     request,
     fwd.config.max_body_size,
@@ -108,6 +126,13 @@ export async function proxyRequest(
   const groupName = byModel ?? (match ? match.value : fwd.config.default_group);
   ex.group = groupName;
   const group = snap.groups.get(groupName)!;
+
+  if (clientRt !== undefined) {
+    const model = view.isJson ? view.model : undefined;
+    const bytes = body.body?.byteLength ?? 0;
+    const refused = await admitClient(ex, clientRt, groupName, model, bytes);
+    if (refused !== undefined) return refused;
+  }
 
   let sendBody = body.body;
   if (
@@ -253,10 +278,18 @@ class Tries {
         host: this.#request.headers.get("host"),
         agent: http.agent,
         trustForwarded: ex.viaTrustedProxy,
+        // The client's key is for the proxy only (SPEC §11.2).
+        dropClientKey: ex.fwd.config.client_auth !== "off",
       },
       up.config.headers,
       up.authorization,
     );
+    if (gw.usageAccounting && this.#request.method === "POST" && ex.requestBody?.isJson) {
+      // Usage is read from the answer's bytes (SPEC §10.4), which compression hides:
+      // ask for them as they are, as the Deno transport does for every request. SDK
+      // clients send `Accept-Encoding: gzip` and providers compress for them.
+      setHeader(headers, "accept-encoding", "identity");
+    }
     let res: Response;
     try {
       res = await group.transport.send({
@@ -291,6 +324,7 @@ class Tries {
     }
 
     const now = gw.clock.now();
+    ex.upstreamAnswered = true;
     attempt.latencyMs = now - attempt.startedAt;
     ex.ttfbMs = now - ex.start;
     gw.metrics.upstreamTtfb.labels(gname, upstream).observe(attempt.latencyMs / 1000);

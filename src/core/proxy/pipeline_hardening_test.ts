@@ -217,6 +217,7 @@ Deno.test("every attempt gives back what it took when a store call throws", asyn
     (store) => ({
       rateLimit: (k, l) => store.rateLimit(k, l),
       retain: (n) => store.retain(n),
+      clients: store.clients,
       group(g, u) {
         const s = store.group(g, u);
         return {

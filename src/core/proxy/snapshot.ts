@@ -9,6 +9,7 @@ import {
   type ModelMatcher,
 } from "../llm/mod.ts";
 import type { GroupState, StateStore } from "../state/types.ts";
+import { ClientIndex } from "./clients.ts";
 import { authorizationFor } from "./headers.ts";
 import type { Transport, TransportFactory } from "./transport.ts";
 
@@ -61,6 +62,8 @@ export class Snapshot {
   readonly forwards: ReadonlyMap<string, ForwardRuntime>;
   readonly groups: ReadonlyMap<string, GroupRuntime>;
   readonly upstreams: ReadonlyMap<string, UpstreamRuntime>;
+  /** Clients by key digest (SPEC §11). */
+  readonly clients: ClientIndex;
   #refs = 0;
   #retired = false;
   #onDrained: (() => void) | undefined;
@@ -117,6 +120,7 @@ export class Snapshot {
       });
     }
     this.forwards = forwards;
+    this.clients = new ClientIndex(config);
   }
 
   /** Marks a request as using this snapshot. */

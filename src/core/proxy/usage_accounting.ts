@@ -16,6 +16,12 @@ export function recordUsage(
   const gw = ex.gw;
   const m = gw.metrics;
   const ttftMs = report.firstEventAt !== undefined ? report.firstEventAt - ex.start : undefined;
+  const model = report.model ?? ex.requestModel();
+  const label = gw.modelLabels.label(model);
+  // Time to first token is known from the stream itself, usage or not.
+  if (ttftMs !== undefined) {
+    m.timeToFirstToken.labels(group, upstream, label).observe(ttftMs / 1000);
+  }
   if (!report.found) {
     if (status >= 200 && status < 300 && ex.method === "POST" && ex.requestBody?.isJson) {
       m.usageMissing.labels(group, upstream).inc();
@@ -23,17 +29,19 @@ export function recordUsage(
     if (ttftMs !== undefined) ex.usage = { ttftMs };
     return;
   }
-  const model = report.model ?? ex.requestModel();
-  const label = gw.modelLabels.label(model);
   const count = (type: string, n: number | undefined) => {
     if (n !== undefined && n > 0) m.tokens.labels(group, upstream, label, type).inc(n);
   };
+  const client = ex.clientName;
+  if (client !== undefined) {
+    if (report.input) m.clientTokens.labels(client, "input").inc(report.input);
+    if (report.output) m.clientTokens.labels(client, "output").inc(report.output);
+  }
   count("input", report.input);
   count("output", report.output);
   count("cached_input", report.cachedInput);
   count("reasoning", report.reasoning);
   if (ttftMs !== undefined) {
-    m.timeToFirstToken.labels(group, upstream, label).observe(ttftMs / 1000);
     const out = report.output;
     if (out !== undefined && out >= 2 && report.lastEventAt !== undefined) {
       const per = (report.lastEventAt - report.firstEventAt!) / (out - 1);

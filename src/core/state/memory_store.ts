@@ -8,6 +8,7 @@ import { type BalancerState, createBalancer } from "../balance/mod.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import type { GroupConfig, RateLimitConfig, UpstreamConfig } from "../config/types.ts";
 import { RateLimiter } from "../ratelimit/mod.ts";
+import { MemoryClientLimiter } from "./client_limiter.ts";
 import { GroupRecord, MemoryGroupState, Slot } from "./group_state.ts";
 import { MemberState, upstreamFingerprint } from "./member_state.ts";
 import type { RateDecision, StateEvents, StateStore } from "./types.ts";
@@ -22,13 +23,16 @@ export interface MemoryStateStoreOptions {
   readonly random?: () => number;
   /** Hard cap on rate-limit buckets (default 100,000). */
   readonly maxRateLimitKeys?: number;
+  /** Hard cap on clients with limits state (default 200,000). */
+  readonly maxClients?: number;
 }
 
 /**
- * Keeps breakers, balancer positions, member figures and token buckets in process
- * memory. State is keyed by group name, then upstream name plus a fingerprint of the
- * upstream's `url` and `breaker` settings: a new configuration snapshot that leaves
- * those unchanged continues with the same state, one that changes them starts afresh.
+ * Keeps breakers, balancer positions, member figures, token buckets and client limits
+ * in process memory. Group state is keyed by group name, then upstream name plus a
+ * fingerprint of the upstream's `url` and `breaker` settings: a new configuration
+ * snapshot that leaves those unchanged continues with the same state, one that changes
+ * them starts afresh.
  *
  * @example
  * ```ts
@@ -51,6 +55,8 @@ export class MemoryStateStore implements StateStore {
   readonly #random: (() => number) | undefined;
   readonly #limiter: RateLimiter;
   readonly #groups = new Map<string, GroupRecord>();
+  /** Client limits (SPEC §11.2), on the store's clock. */
+  readonly clients: MemoryClientLimiter;
   #lastId = 0;
   readonly #nextId = (): number => ++this.#lastId;
 
@@ -59,6 +65,10 @@ export class MemoryStateStore implements StateStore {
     this.#events = options.events;
     this.#random = options.random;
     this.#limiter = new RateLimiter({ clock: this.#clock, maxKeys: options.maxRateLimitKeys });
+    this.clients = new MemoryClientLimiter({
+      clock: this.#clock,
+      ...(options.maxClients !== undefined ? { maxClients: options.maxClients } : {}),
+    });
   }
 
   rateLimit(key: string, limit: RateLimitConfig): Promise<RateDecision> {

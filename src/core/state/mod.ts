@@ -4,6 +4,8 @@
  * @module
  */
 
+export { MemoryClientLimiter, type MemoryClientLimiterOptions } from "./client_limiter.ts";
+export type { ClientSnapshot } from "./client_state.ts";
 export type { GroupStateDeps } from "./group_state.ts";
 export { MemoryGroupState, selectOptions } from "./group_state.ts";
 export { MemoryStateStore, type MemoryStateStoreOptions } from "./memory_store.ts";

@@ -1,4 +1,9 @@
-import type { GroupConfig, RateLimitConfig, UpstreamConfig } from "../config/types.ts";
+import type {
+  ClientLimitsConfig,
+  GroupConfig,
+  RateLimitConfig,
+  UpstreamConfig,
+} from "../config/types.ts";
 
 /** Outcome of a rate-limit check. */
 export interface RateDecision {
@@ -91,6 +96,57 @@ export interface GroupState {
   status(): Promise<readonly MemberStatus[]>;
 }
 
+/** Why a client's request was refused by its limits (the SPEC §6 codes). */
+export type ClientRefusal = "rate_limited" | "tokens_rate_limited" | "budget_exceeded";
+
+/**
+ * Tokens set aside for one admitted request until its answer ends; hand it back with
+ * {@linkcode ClientLimiter.settle} exactly once.
+ */
+export interface ClientReservation {
+  readonly client: string;
+  /** Unique per store: what `settle` finds the reservation by. */
+  readonly id: string;
+  /** The estimate reserved (`ceil(body bytes / 4)`). */
+  readonly tokens: number;
+}
+
+/** The outcome of asking a client's limits to admit one request. */
+export type ClientAdmission =
+  | { readonly allowed: true; readonly reservation: ClientReservation }
+  | {
+    readonly allowed: false;
+    readonly reason: ClientRefusal;
+    /** Milliseconds until enough is free again (for a budget: the next UTC midnight). */
+    readonly retryAfterMs: number;
+  };
+
+/** What a client has used, for the admin API. */
+export interface ClientUsage {
+  readonly requests_last_minute: number;
+  /** Tokens used in the sliding last 60 s, reservations of running requests included. */
+  readonly tokens_last_minute: number;
+  /** Tokens used since the last UTC midnight, reservations included. */
+  readonly tokens_today: number;
+}
+
+/**
+ * Client limits (SPEC §11.2): a request bucket of `requests_per_minute` refilled at
+ * N/60 per second, a sliding 60 s window of tokens and a UTC-day budget. Admission is
+ * one decision: every limit is checked against used + reserved + the estimate, and
+ * only when all pass is the request counted and the estimate reserved.
+ */
+export interface ClientLimiter {
+  admit(client: string, limits: ClientLimitsConfig, estimate: number): Promise<ClientAdmission>;
+  /**
+   * Replaces the reservation by the tokens the answer reported (undefined: none were
+   * reported, the estimate stands). Idempotent.
+   */
+  settle(reservation: ClientReservation, usedTokens: number | undefined): Promise<void>;
+  /** Current figures of a client. */
+  usage(client: string): Promise<ClientUsage>;
+}
+
 /** Observer of state events, for metrics and logs. */
 export interface StateEvents {
   breakerChange?(group: string, upstream: string, from: BreakerState, to: BreakerState): void;
@@ -110,4 +166,6 @@ export interface StateStore {
   group(group: GroupConfig, upstreams: ReadonlyMap<string, UpstreamConfig>): GroupState;
   /** Drops state of groups that are no longer configured. */
   retain(groupNames: ReadonlySet<string>): void;
+  /** Client limits (SPEC §11), kept where the rest of the state is. */
+  readonly clients: ClientLimiter;
 }
