@@ -81,3 +81,8 @@ export const SPEC_BUCKET_LES: readonly string[] = [
   "300",
   "+Inf",
 ];
+
+/** The SPEC §12 row of the shared state store. */
+export const STATE_METRICS: readonly MetricSpec[] = [
+  ["llmproxy_state_store_errors_total", "counter", ["op"]],
+];

@@ -2,11 +2,13 @@ import { createAdminApp, isLoopbackAddress } from "../core/admin/mod.ts";
 import { formatDiagnostic, loadConfig } from "../core/config/mod.ts";
 import type { Config, ForwardConfig } from "../core/config/types.ts";
 import { JsonLogger, type Logger } from "../core/log/logger.ts";
+import { ProxyMetrics } from "../core/metrics/proxy_metrics.ts";
 import { Gateway } from "../core/proxy/gateway.ts";
 import { MockLlm } from "../mock/mock_llm.ts";
 import { VERSION } from "../version.ts";
 import { HELP, parseArgs, USAGE, UsageError } from "./args.ts";
 import type { DaemonRuntime, Listener, ServeHandler } from "./runtime.ts";
+import { describeState, openStateStore, sameState } from "./state_store.ts";
 
 /**
  * The `llmproxyd` process, shared by the Deno and Node adapters. Resolves with the exit
@@ -89,13 +91,20 @@ export async function serveConfig(
   logger: Logger,
   settings: ServeSettings,
 ): Promise<number> {
+  // `state.store: redis` shares limits with the fleet (SPEC §12); memory otherwise.
+  const metrics = new ProxyMetrics();
+  const built: { gateway?: Gateway } = {};
+  const store = await openStateStore(config.state, logger, metrics, () => built.gateway);
   const gateway = new Gateway({
     config,
     transports: rt.transports(logger),
     logger,
+    metrics,
+    ...(store !== undefined ? { store } : {}),
     // Only for measuring its cost (bench/run.ts): budgets and token metrics need it.
     usageAccounting: rt.env("LLMPROXY_USAGE_ACCOUNTING") !== "off",
   });
+  built.gateway = gateway;
   let ready = false;
   const forwards = new Map<string, Listener>();
 
@@ -158,6 +167,7 @@ export async function serveConfig(
     });
     await Promise.all([...forwards.values()].map((l) => l.close()));
     gateway.close();
+    await store?.close();
     return 1;
   }
   ready = true;
@@ -192,6 +202,13 @@ export async function serveConfig(
       return;
     }
     gateway.apply(next);
+    if (!sameState(next.state, config.state)) {
+      // The store (and its connection) is built once, at start.
+      logger.log("warn", "state store settings change needs a restart; the running store stays", {
+        running: describeState(config.state),
+        configured: describeState(next.state),
+      });
+    }
     for (const [key, l] of forwards) {
       if (!wanted.has(key)) {
         forwards.delete(key);
@@ -230,6 +247,7 @@ export async function serveConfig(
       }
       await adminListener.shutdown();
       gateway.close();
+      await store?.close();
       logger.log("info", "stopped", {});
       resolve(0);
     };

@@ -12,6 +12,7 @@
 import type { ClientLimiterObject } from "./client_object.ts";
 import { createAdminApp } from "../../core/admin/app.ts";
 import { tokenChecker } from "../../core/admin/auth.ts";
+import { isUiShell } from "../../core/admin/ui/mod.ts";
 import { formatDiagnostic, loadConfig, validateConfig } from "../../core/config/mod.ts";
 import type { Config } from "../../core/config/types.ts";
 import { JsonLogger, type Logger, type LogLevel } from "../../core/log/logger.ts";
@@ -22,9 +23,10 @@ import { DurableStateStore } from "./state_store.ts";
 
 /**
  * Nothing listens on ports on Workers (forwards are told apart by `hosts`), so forwards
- * may share a port, e.g. all keep the default.
+ * may share a port, e.g. all keep the default. State is always in Durable Objects
+ * there, so `state.store: redis` is refused (SPEC §12).
  */
-const WORKERS_VALIDATION = { checkListeners: false } as const;
+const WORKERS_VALIDATION = { checkListeners: false, redisStore: false } as const;
 import type { DurableObjectNamespace, ExecutionContext } from "./types.ts";
 import { fnv1a, rpc } from "./wire.ts";
 
@@ -129,6 +131,7 @@ class Isolate {
       authToken: this.authToken,
       logger,
       validate: WORKERS_VALIDATION,
+      statsScope: { figures: "isolate", sharedState: durable ? "durable_objects" : "memory" },
     });
   }
 
@@ -319,7 +322,8 @@ async function handleAdmin(
   // Health and readiness stay open for probes; everything else needs the token, also
   // outside /api/v1 (metrics), since a worker's admin shares the public host name. The
   // check comes first so that unauthenticated calls cost no Durable Object round trip.
-  if (sub !== "/health" && sub !== "/ready") {
+  // The dashboard's static page and assets are open too: the page asks for the token.
+  if (sub !== "/health" && sub !== "/ready" && !isUiShell(request.method, sub)) {
     const offered = bearer(request.headers.get("authorization"));
     if (offered === undefined || !(await iso.checkToken!(offered))) {
       return adminError(401, "Unauthorized", "missing or wrong bearer token", {

@@ -76,6 +76,7 @@ if (!loaded.ok) throw new Error(`demo config invalid: ${JSON.stringify(loaded.er
 const base = `http://127.0.0.1:${port}`;
 console.log(`
 llmproxy demo: proxy on ${base}, admin on http://127.0.0.1:${adminPort}
+dashboard: open http://127.0.0.1:${adminPort}/ui in a browser (live traffic, breakers, tokens)
 upstreams (built-in mocks): fast :${mockPorts.fast}, slow :${mockPorts.slow} (700 ms), flaky :${mockPorts.flaky} (50% 503, breaker), claude :${mockPorts.claude}
 group "chat" balances response_aware with retries, so flaky errors never reach you;
 models "claude-*" go to group "claude" (a model rule), whatever the path.

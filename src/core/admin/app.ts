@@ -23,6 +23,7 @@ import { ConfigEditor } from "./config_editor.ts";
 import { type AdminApi, type AdminEnv, API } from "./context.ts";
 import { AdminError, errorResponse, toErrorStatus } from "./envelope.ts";
 import { clientBodySecrets, redactSecrets, secretValues } from "./redact.ts";
+import { isUiShell, registerUi, type StatsScope } from "./ui/mod.ts";
 
 /** What the admin listener needs from the process around it. */
 export interface AdminOptions {
@@ -43,6 +44,11 @@ export interface AdminOptions {
   readonly logger?: Logger;
   /** How changes are validated (Workers turn the listener check off). */
   readonly validate?: ValidateOptions;
+  /**
+   * Where the dashboard's figures (`/ui`, `/api/v1/stats`) come from: one process (the
+   * default) or one Workers isolate, and where breaker state is shared.
+   */
+  readonly statsScope?: StatsScope;
 }
 
 /**
@@ -72,7 +78,17 @@ export function createAdminApp(options: AdminOptions): AdminApi {
   });
 
   // Before every route, so that nothing (not even a 404) answers a caller not let in.
-  app.use("*", accessRule(options.authToken));
+  // With a token, the dashboard's static page and assets are the exception (a browser
+  // opening a page sends no bearer header; the page asks for the token and every call
+  // it makes carries it); without one they follow the loopback rule like the rest.
+  const rule = accessRule(options.authToken);
+  const tokenRequired = options.authToken !== undefined && options.authToken.trim() !== "";
+  app.use(
+    "*",
+    tokenRequired
+      ? async (c, next) => isUiShell(c.req.method, c.req.path) ? await next() : await rule(c, next)
+      : rule,
+  );
 
   const editor = new ConfigEditor(options.gateway, logger, options.validate);
   const ctx = { gateway: options.gateway, editor };
@@ -82,6 +98,11 @@ export function createAdminApp(options: AdminOptions): AdminApi {
   registerUpstreams(app, ctx);
   registerClients(app, ctx);
   registerMeta(app, { gateway: options.gateway, ready: options.ready, debug: !!options.debug });
+  registerUi(app, {
+    gateway: options.gateway,
+    tokenRequired,
+    ...(options.statsScope ? { scope: options.statsScope } : {}),
+  });
 
   app.notFound((c) => {
     const known = c.req.path === API || c.req.path.startsWith(`${API}/`);

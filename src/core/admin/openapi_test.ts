@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { OPEN_PATHS } from "./access.ts";
 import { adminFixture } from "./test_helpers.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -34,6 +35,8 @@ const ENDPOINTS: [string, string, number[]][] = [
   ["get", "/api/v1/clients/{name}/usage", [200, 401, 403, 404]],
   ["get", "/api/v1/openapi.json", [200, 401, 403]],
   ["get", "/api/v1/docs", [200, 403, 404]],
+  ["get", "/api/v1/stats", [200, 401, 403]],
+  ["get", "/ui", [200, 403]],
   ["get", "/health", [200]],
   ["get", "/ready", [200, 503]],
   ["get", "/metrics", [200]],
@@ -67,8 +70,8 @@ Deno.test("openapi.json is an OpenAPI 3 document with a bearer security scheme",
     description: doc.components.securitySchemes.bearerAuth.description,
   });
   assert.deepEqual(doc.security, [{ bearerAuth: [] }]);
-  // The open endpoints say so.
-  for (const path of ["/health", "/ready", "/metrics", "/api/v1/docs"]) {
+  // The open endpoints say so (the docs page and the dashboard's page: the page itself).
+  for (const path of ["/health", "/ready", "/metrics", "/api/v1/docs", "/ui"]) {
     assert.deepEqual(doc.paths[path].get.security, [], path);
   }
 });
@@ -185,7 +188,7 @@ Deno.test("openapi.json describes the 403 of a caller off loopback when no token
   for (const [method, path] of ENDPOINTS) {
     const op = doc.paths[path][method];
     const where = `${method.toUpperCase()} ${path}`;
-    if (!path.startsWith("/api/v1/")) {
+    if (OPEN_PATHS.has(path)) {
       assert.equal(op.responses["403"], undefined, `${where} is open to everyone`);
       continue;
     }

@@ -55,6 +55,7 @@ export function crossCheck(
   data: unknown,
   compileRoute?: RouteCompiler,
   listeners = true,
+  redisStore = true,
 ): Finding[] {
   const findings: Finding[] = [];
   const error = (path: ConfigPath, message: string) =>
@@ -129,7 +130,22 @@ export function crossCheck(
 
   if (listeners) checkListeners(server, forwards, error);
   checkHosts(forwards, error);
+  if (!redisStore) checkNoRedisStore(root, error);
   return findings;
+}
+
+/** Where no Redis client runs (Workers), `state.store: redis` is refused (SPEC §12). */
+function checkNoRedisStore(
+  root: Record<string, unknown>,
+  error: (path: ConfigPath, message: string) => void,
+): void {
+  const state = own(root.state);
+  if (state.store !== "redis") return;
+  error(
+    ["state", "store"],
+    'store "redis" is not available on Cloudflare Workers: state there is always shared ' +
+      "through Durable Objects; remove the state block or set store: memory",
+  );
 }
 
 function checkRoutes(

@@ -374,7 +374,7 @@ upstreams:
 Deno.test("an unknown key holding a line break is reported on one line", () => {
   const result = loadConfig('upstreams: []\n"a\\r\\nb": 1\n');
   assert.deepEqual(report("c.yaml", result), [
-    'c.yaml:2:1: a\\r\\nb: warning: unknown key "a\\r\\nb" is ignored; keys allowed here: http_server, upstreams, upstream_groups, clients',
+    'c.yaml:2:1: a\\r\\nb: warning: unknown key "a\\r\\nb" is ignored; keys allowed here: http_server, upstreams, upstream_groups, clients, state',
   ]);
 });
 

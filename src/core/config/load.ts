@@ -41,6 +41,11 @@ export interface ValidateOptions {
    * `hosts`, and may all keep the default port.
    */
   checkListeners?: boolean;
+  /**
+   * Accept `state.store: redis` (default true). Off on Cloudflare Workers, where state
+   * is always shared through Durable Objects and no Redis client runs (SPEC §12).
+   */
+  redisStore?: boolean;
 }
 
 /** Options of {@linkcode loadConfig}. */
@@ -167,7 +172,10 @@ function validate(
     // may take arguments.
     for (const f of compatWarnings(coerced)) findings.push(f);
     const checkListeners = options.checkListeners ?? true;
-    for (const f of crossCheck(coerced, options.compileRoute, checkListeners)) findings.push(f);
+    const redisStore = options.redisStore ?? true;
+    for (const f of crossCheck(coerced, options.compileRoute, checkListeners, redisStore)) {
+      findings.push(f);
+    }
   }
 
   const place = (f: Finding): ConfigDiagnostic => ({

@@ -80,6 +80,7 @@ Deno.test("defaults fill every key of the snapshot", () => {
       },
     }],
     clients: [],
+    state: { store: "memory" },
   });
 });
 

@@ -52,8 +52,11 @@ export {
   type ParsedConfig,
   proxySchema,
   rateLimitSchema,
+  redisStateSchema,
   retrySchema,
   routeRuleSchema,
+  STATE_STORES,
+  stateSchema,
   STRATEGIES,
   upstreamSchema,
 } from "./schema.ts";
@@ -63,8 +66,10 @@ export {
   groupSnapshotSchema,
   modelRouteSnapshotSchema,
   routeRuleSnapshotSchema,
+  stateSnapshotSchema,
   upstreamSnapshotSchema,
 } from "./snapshot_schema.ts";
+export { redactRedisSecrets, REDIS_URL_SHAPE, redisUrlForLogs } from "./redis_url.ts";
 
 /**
  * Loads a YAML configuration (see `load.ts`), compiling route patterns with the

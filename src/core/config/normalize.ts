@@ -18,6 +18,7 @@ import type {
   headerOpSchema,
   httpClientSchema,
   ParsedConfig,
+  stateSchema,
   upstreamSchema,
 } from "./schema.ts";
 import type {
@@ -28,6 +29,7 @@ import type {
   GroupConfig,
   HeaderOpConfig,
   HttpClientConfig,
+  StateConfig,
   UpstreamConfig,
 } from "./types.ts";
 
@@ -138,6 +140,15 @@ export function normalizeClient(c: Out<typeof clientSchema>): ClientConfig {
   };
 }
 
+/** The snapshot of the `state` block; `redis` stays when given, also under `memory`. */
+export function normalizeState(s: Out<typeof stateSchema>): StateConfig {
+  const r = s.redis;
+  return {
+    store: s.store,
+    ...(r !== undefined ? { redis: { url: r.url, prefix: r.prefix, timeout: r.timeout } } : {}),
+  };
+}
+
 /** The snapshot of a whole parsed file, deep-frozen. */
 export function normalizeConfig(c: ParsedConfig): Config {
   return deepFreeze({
@@ -152,6 +163,7 @@ export function normalizeConfig(c: ParsedConfig): Config {
     upstreams: c.upstreams.map(normalizeUpstream),
     upstream_groups: c.upstream_groups.map(normalizeGroup),
     clients: c.clients.map(normalizeClient),
+    state: normalizeState(c.state),
   });
 }
 

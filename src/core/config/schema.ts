@@ -29,6 +29,7 @@ import {
   stringThat,
 } from "./rules.ts";
 import { unprintableProblem } from "./text.ts";
+import { REDIS_URL_SHAPE, redisUrlProblem } from "./redis_url.ts";
 import { modelGlobProblem } from "../llm/model_glob.ts";
 import { formatHashKey, parseHashKey } from "../balance/hash/hash_key.ts";
 import { sha256Hex } from "../crypto/sha256.ts";
@@ -332,6 +333,33 @@ export const groupSchema = mapping({
   http_client: httpClientSchema.prefault({}),
 });
 
+/** Where shared state lives (SPEC §12). */
+export const STATE_STORES = ["memory", "redis"] as const;
+
+/** `state.redis`: the Redis a fleet of daemons shares (SPEC §12). */
+export const redisStateSchema = mapping({
+  // The URL may carry a password: messages name what is wrong, never the value.
+  url: secret(REDIS_URL_SHAPE, redisUrlProblem),
+  prefix: name("a non-empty key prefix").refine((v) => v.length <= 200, {
+    error: mustBe("a key prefix of at most 200 characters"),
+  }).default("llmproxy:"),
+  timeout: intIn(1, 10_000).default(250),
+});
+
+/** `state`: `store: memory` (default) or `redis` with its `redis` block (SPEC §12). */
+export const stateSchema = mapping({
+  store: oneOf(STATE_STORES).default("memory"),
+  redis: redisStateSchema.optional(),
+}).superRefine((s, ctx) => {
+  if (s.store === "redis" && s.redis === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["redis"],
+      message: 'required key "redis" is missing: store "redis" needs it (at least its url)',
+    });
+  }
+});
+
 /** The whole file. */
 export const configSchema = mapping({
   http_server: mapping({
@@ -341,6 +369,7 @@ export const configSchema = mapping({
   upstreams: list(upstreamSchema).default([]),
   upstream_groups: list(groupSchema).default([]),
   clients: list(clientSchema).default([]),
+  state: stateSchema.prefault({}),
 });
 
 /** A configuration as the file schema outputs it: defaults filled, not yet a snapshot. */

@@ -10,13 +10,14 @@
  */
 
 import { z } from "zod";
-import { STRATEGIES } from "./schema.ts";
+import { STATE_STORES, STRATEGIES } from "./schema.ts";
 import type {
   ClientConfig,
   ForwardConfig,
   GroupConfig,
   ModelRouteConfig,
   RouteRuleConfig,
+  StateConfig,
   UpstreamConfig,
 } from "./types.ts";
 
@@ -101,6 +102,16 @@ export const groupSnapshotSchema = z.object({
   }),
 });
 
+/** The `state` block in a snapshot (an answer would show the URL's password as "***"). */
+export const stateSnapshotSchema = z.object({
+  store: z.enum(STATE_STORES),
+  redis: z.object({
+    url: z.string(),
+    prefix: z.string(),
+    timeout: z.number().int(),
+  }).optional(),
+});
+
 // Compile-time proof that the schemas describe the snapshot types.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Check<T extends true> = T;
@@ -114,4 +125,5 @@ type _SnapshotSchemasMatchTypes = [
   Check<Same<z.infer<typeof upstreamSnapshotSchema>, Mutable<UpstreamConfig>>>,
   Check<Same<z.infer<typeof groupSnapshotSchema>, Mutable<GroupConfig>>>,
   Check<Same<z.infer<typeof clientSnapshotSchema>, Mutable<ClientConfig>>>,
+  Check<Same<z.infer<typeof stateSnapshotSchema>, Mutable<StateConfig>>>,
 ];

@@ -166,6 +166,26 @@ export interface GroupConfig {
   readonly http_client: HttpClientConfig;
 }
 
+/** Where shared state lives (SPEC §12). */
+export type StateStoreKind = "memory" | "redis";
+
+/** The Redis a fleet of daemons shares (SPEC §12). */
+export interface RedisStateConfig {
+  /** `redis://` or `rediss://`; may carry `user:password@` (a secret). */
+  readonly url: string;
+  /** Put before every key (default `llmproxy:`). */
+  readonly prefix: string;
+  /** Milliseconds one store call may take before the instance decides locally. */
+  readonly timeout: number;
+}
+
+/** The `state` block: `memory` (default) or `redis` (Deno and Node daemons). */
+export interface StateConfig {
+  readonly store: StateStoreKind;
+  /** Present when the file gives it; always present with `store: redis`. */
+  readonly redis?: RedisStateConfig;
+}
+
 /** The whole configuration. */
 export interface Config {
   readonly http_server: {
@@ -176,4 +196,6 @@ export interface Config {
   readonly upstream_groups: readonly GroupConfig[];
   /** Callers known by key (SPEC §11); empty when none. */
   readonly clients: readonly ClientConfig[];
+  /** Where shared state lives (SPEC §12); `{ store: "memory" }` by default. */
+  readonly state: StateConfig;
 }

@@ -158,6 +158,9 @@ export class ProxyMetrics {
   /** `llmproxy_client_rejected_total{client, reason}`; reason is the error code. */
   readonly clientRejected: Counter<readonly ["client", "reason"]>;
 
+  /** `llmproxy_state_store_errors_total{op}` (SPEC §12): decisions made locally. */
+  readonly stateStoreErrors: Counter<readonly ["op"]>;
+
   /** Registers every metric in `registry` (a new one by default). */
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
@@ -315,6 +318,15 @@ export class ProxyMetrics {
         help: "Requests refused for a client; reason is the error code (client is unknown " +
           "for keys that match no client).",
         labelNames: ["client", "reason"] as const,
+      }),
+    );
+    this.stateStoreErrors = r.register(
+      new Counter({
+        name: "llmproxy_state_store_errors_total",
+        help: "Shared state store calls that failed, timed out or were skipped while the " +
+          "store was unreachable, so the instance decided from its own memory; op is the call " +
+          "(ratelimit, client_admit, client_settle, client_usage).",
+        labelNames: ["op"] as const,
       }),
     );
   }

@@ -12,11 +12,18 @@ import {
   EXTRA_METRICS,
   LLM_METRICS,
   SPEC_METRICS,
+  STATE_METRICS,
   TOKEN_BUCKET_LES,
 } from "../../../tests/spec_metrics.ts";
 
 /** SPEC §8 plus the operator extras: name, type and label names in order. */
-const EXPECTED = [...SPEC_METRICS, ...EXTRA_METRICS, ...LLM_METRICS, ...CLIENT_METRICS];
+const EXPECTED = [
+  ...SPEC_METRICS,
+  ...EXTRA_METRICS,
+  ...LLM_METRICS,
+  ...CLIENT_METRICS,
+  ...STATE_METRICS,
+];
 
 /** One sample in every metric, with label values that need escaping here and there. */
 function recordOneOfEach(): ProxyMetrics {
@@ -42,6 +49,7 @@ function recordOneOfEach(): ProxyMetrics {
   m.clientRequests.labels("team-a").inc();
   m.clientTokens.labels("team-a", "input").inc(12);
   m.clientRejected.labels("team-a", "budget_exceeded").inc();
+  m.stateStoreErrors.labels("ratelimit").inc();
   return m;
 }
 
@@ -122,6 +130,7 @@ Deno.test("ProxyMetrics fields expose the registered names", () => {
     m.clientRequests,
     m.clientTokens,
     m.clientRejected,
+    m.stateStoreErrors,
   ].map((f) => [f.name, f.type, [...f.labelNames]]);
   assert.deepEqual(byField, EXPECTED.map(([n, t, l]) => [n, t, [...l]]));
   assert.deepEqual(m.httpRequestDuration.buckets, DURATION_BUCKETS);

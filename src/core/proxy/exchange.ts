@@ -1,6 +1,7 @@
 import type { RequestBody } from "../llm/mod.ts";
 import type { ClientReservation } from "../state/types.ts";
 import { methodLabel } from "../metrics/mod.ts";
+import { trafficHistory } from "../metrics/history.ts";
 import { errorResponse, type ProxyErrorCode, statusOf } from "./errors.ts";
 import type { ConnInfo, Gateway } from "./gateway.ts";
 import type { ForwardRuntime } from "./snapshot.ts";
@@ -74,6 +75,16 @@ export class Exchange {
     } else if (status >= 400) {
       m.httpRequestErrors.labels(forward, "upstream_status", String(status)).inc();
     }
+    // The dashboard's five-minute history (/ui, /api/v1/stats).
+    trafficHistory(gw).record(
+      now,
+      forward,
+      status,
+      now - this.start,
+      error,
+      this.usage,
+      this.clientName,
+    );
     const reservation = this.reservation;
     if (reservation !== undefined) {
       this.reservation = undefined;

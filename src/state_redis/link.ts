@@ -1,0 +1,144 @@
+/**
+ * One connection to Redis through node-redis (`@redis/client`), the same code on Deno
+ * and Node: commands with a deadline, scripts by SHA, and a connection that reconnects
+ * by itself (at most a second between tries) while commands fail at once when it is
+ * down instead of queueing.
+ *
+ * @module
+ */
+
+import { createClient } from "@redis/client";
+import type { Script } from "./scripts.ts";
+
+/** A command that ran past its deadline (the reply, if any, comes later). */
+export class RedisTimeoutError extends Error {
+  override name = "RedisTimeoutError";
+}
+
+/** A reply as the scripts return it: integers, strings and arrays of them. */
+export type Reply = number | string | null | readonly Reply[];
+
+/** Settings of a {@linkcode RedisLink}. */
+export interface RedisLinkOptions {
+  /** `redis://` or `rediss://` (a secret: never logged by this class). */
+  readonly url: string;
+  /** Called with every connection error (the client retries by itself). */
+  readonly onError?: (error: Error) => void;
+  /** Called each time the connection is (again) ready for commands. */
+  readonly onReady?: () => void;
+  /** Longest pause between reconnect tries (default 1000 ms). */
+  readonly maxReconnectDelayMs?: number;
+}
+
+/**
+ * A Redis connection for the state store.
+ *
+ * @example
+ * ```ts ignore
+ * const link = new RedisLink({ url: "redis://127.0.0.1:6379" });
+ * link.start();
+ * const pong = await link.send(["PING"], 250);
+ * await link.close();
+ * ```
+ */
+export class RedisLink {
+  readonly #client: ReturnType<typeof createClient>;
+  #closed = false;
+
+  constructor(options: RedisLinkOptions) {
+    const maxDelay = options.maxReconnectDelayMs ?? 1000;
+    this.#client = createClient({
+      url: options.url,
+      // Fail fast while disconnected: the store then decides locally.
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: 2_000,
+        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 10), maxDelay),
+      },
+    });
+    // Without a listener node-redis would throw connection errors as unhandled.
+    this.#client.on("error", (e: unknown) => {
+      options.onError?.(e instanceof Error ? e : new Error(String(e)));
+    });
+    this.#client.on("ready", () => options.onReady?.());
+  }
+
+  /** Starts connecting (and reconnecting, until {@linkcode close}); never rejects. */
+  start(): Promise<void> {
+    return this.#client.connect().then(() => {}, () => {});
+  }
+
+  /** Connected and ready for commands. */
+  get ready(): boolean {
+    return !this.#closed && this.#client.isReady;
+  }
+
+  /**
+   * Sends one command; rejects with a {@linkcode RedisTimeoutError} after `timeoutMs`.
+   * `onLate` gets the reply of a command that timed out but was answered later.
+   */
+  send(
+    args: readonly string[],
+    timeoutMs: number,
+    onLate?: (reply: Reply) => void,
+  ): Promise<Reply> {
+    if (this.#closed) return Promise.reject(new Error("the Redis connection is closed"));
+    const pending = this.#client.sendCommand(args) as Promise<Reply>;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let late = false;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        late = true;
+        reject(new RedisTimeoutError(`no answer from Redis within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+    pending.then((r) => {
+      if (late) onLate?.(r);
+    }, () => {});
+    return Promise.race([pending, deadline]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * Runs a script by its SHA; when Redis does not know it (a restart, `SCRIPT FLUSH`)
+   * it is sent whole once, which also loads it again. Both tries share one deadline.
+   */
+  async run(
+    script: Script,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    timeoutMs: number,
+    onLate?: (reply: Reply) => void,
+  ): Promise<Reply> {
+    const tail = [String(keys.length), ...keys, ...args.map(String)];
+    const start = performance.now();
+    try {
+      return await this.send(["EVALSHA", script.sha, ...tail], timeoutMs, onLate);
+    } catch (e) {
+      if (!isNoScript(e)) throw e;
+      const left = Math.max(1, timeoutMs - (performance.now() - start));
+      return await this.send(["EVAL", script.source, ...tail], left, onLate);
+    }
+  }
+
+  /** Loads the scripts (so the first EVALSHA finds them). */
+  async load(scripts: readonly Script[], timeoutMs: number): Promise<void> {
+    for (const s of scripts) await this.send(["SCRIPT", "LOAD", s.source], timeoutMs);
+  }
+
+  /**
+   * Closes the connection for good (stops reconnecting). Commands still waiting are
+   * rejected at once: a Redis that stopped answering cannot hold up a shutdown.
+   */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    try {
+      this.#client.destroy();
+    } catch { /* already gone */ }
+    return Promise.resolve();
+  }
+}
+
+function isNoScript(e: unknown): boolean {
+  return e instanceof Error && e.message.startsWith("NOSCRIPT");
+}

@@ -1,0 +1,9 @@
+/**
+ * Shared state on Redis for a fleet of Deno and Node daemons (SPEC §12). Lives outside
+ * `src/core`, which stays runtime-agnostic: this needs a TCP client (node-redis).
+ *
+ * @module
+ */
+
+export { RedisStateStore, type RedisStateStoreOptions, type StateOp } from "./redis_store.ts";
+export { RedisLink, type RedisLinkOptions, RedisTimeoutError } from "./link.ts";
