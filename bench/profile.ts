@@ -1,10 +1,11 @@
 /**
  * CPU profile of the llmproxy Deno daemon under the benchmark's load:
- * `deno run -A bench/profile.ts [--target=llmproxy|ceiling] [--duration=S] [--connections=N]
+ * `deno run -A bench/profile.ts [--target=llmproxy|clients|ceiling] [--duration=S] [--connections=N]
  * [--sse] [--top=N] [--keep=DIR]`
  *
  * Starts the bench upstream and `llmproxyd` (like `deno task start`, plus `--cpu-prof`),
- * or with `--target=ceiling` the Deno ceiling (bench/ceiling_deno.ts) for comparison,
+ * or with `--target=ceiling` the Deno ceiling (bench/ceiling_deno.ts) for comparison
+ * (`--target=clients`: llmproxy with client keys and limits, as `llmproxy-deno-clients`),
  * warms up, drives wrk against it (or, with `--sse`, streams completions), stops the
  * daemon with SIGTERM so V8 writes the profile, and prints where the time went: self
  * time by function, by source file, and inclusive time of the proxy's own functions.
@@ -14,7 +15,7 @@
  */
 import { freePort, startUpstream, stopAll } from "./lib/proc.ts";
 import { openIdleStreams, SseClient } from "./lib/sse.ts";
-import { ceilingDeno, type Context, llmproxyDeno } from "./lib/targets.ts";
+import { ceilingDeno, type Context, llmproxyDeno, llmproxyDenoClients } from "./lib/targets.ts";
 import { writeScript, wrk } from "./lib/wrk.ts";
 
 interface ProfileNode {
@@ -38,7 +39,12 @@ const connections = Number(opt("connections", "64"));
 const top = Number(opt("top", "30"));
 const keep = opt("keep", "");
 const sseMode = Deno.args.includes("--sse");
-const which = opt("target", "llmproxy") === "ceiling" ? ceilingDeno : llmproxyDeno;
+const targetOpt = opt("target", "llmproxy");
+const which = targetOpt === "ceiling"
+  ? ceilingDeno
+  : targetOpt === "clients"
+  ? llmproxyDenoClients
+  : llmproxyDeno;
 
 const repo = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 let tmp = "";
@@ -140,18 +146,18 @@ async function main(): Promise<void> {
   };
   const t = await which.start(ctx);
   const url = `http://127.0.0.1:${t.port}/v1/chat/completions`;
-  const script = writeScript(tmp, "profile", {});
+  const script = writeScript(tmp, "profile", t.headers);
   await wrk(url, script, connections, 2);
   if (sseMode) {
     console.error(`streaming for ${duration} s (16 concurrent streams of 50 events 2 ms apart)`);
     const end = performance.now() + duration * 1000;
     const worker = async () => {
       const c = new SseClient(t.port);
-      while (performance.now() < end) await c.stream({}, 50, 2, 10_000);
+      while (performance.now() < end) await c.stream(t.headers, 50, 2, 10_000);
       c.close();
     };
     await Promise.all(Array.from({ length: 16 }, worker));
-    const s = await openIdleStreams(t.port, {}, 200, 600_000, 20_000);
+    const s = await openIdleStreams(t.port, t.headers, 200, 600_000, 20_000);
     s.close();
   } else {
     console.error(`wrk -c${connections} for ${duration} s`);

@@ -28,16 +28,22 @@
  *   --no-write          print only; leave RESULTS.md and results.json alone
  *   --render            measure nothing: rewrite RESULTS.md from bench/results.json
  *
- * Target ids: direct, llmproxy-deno, llmproxy-deno-nousage, ceiling-deno, llmproxy-node,
- * llmproxy-node-nousage, ceiling-node, nginx, portkey. The -nousage ones are llmproxy
- * started with LLMPROXY_USAGE_ACCOUNTING=off; the usage accounting cost table needs
- * both of a pair, e.g. --only=llmproxy-deno,llmproxy-deno-nousage.
+ * Target ids: direct, llmproxy-deno, llmproxy-deno-nousage, llmproxy-deno-clients,
+ * ceiling-deno, llmproxy-node, llmproxy-node-nousage, llmproxy-node-clients, ceiling-node,
+ * nginx, portkey. The -nousage ones are llmproxy started with
+ * LLMPROXY_USAGE_ACCOUNTING=off; the usage accounting cost table needs both of a pair,
+ * e.g. --only=llmproxy-deno,llmproxy-deno-nousage. The -clients ones run with
+ * `client_auth: required` and one client with all three limits (wrk sends its Bearer
+ * key); the client keys cost table needs the pair --only=llmproxy-deno,llmproxy-deno-clients.
  *
  * @module
  */
 import { idle, load, sse } from "./lib/measure.ts";
 import { freePort, type Proc, run, started, startUpstream, stopAll } from "./lib/proc.ts";
 import {
+  clientCost,
+  clientCostTable,
+  type ClientsSeen,
   evaluate,
   goalsTable,
   markdown,
@@ -188,6 +194,23 @@ async function usageSeen(adminPort: number): Promise<UsageSeen> {
     return {
       tokens: metricSum(text, "llmproxy_tokens_total"),
       missing: metricSum(text, "llmproxy_usage_missing_total"),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What llmproxy's `/metrics` counted of client admissions so far. */
+async function clientsSeen(adminPort: number): Promise<ClientsSeen> {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), 5000);
+  try {
+    const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`, { signal: ac.signal });
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+    return {
+      admitted: metricSum(text, "llmproxy_client_requests_total"),
+      rejected: metricSum(text, "llmproxy_client_rejected_total"),
     };
   } finally {
     clearTimeout(timer);
@@ -357,6 +380,13 @@ async function main(): Promise<number> {
       const u = await usageSeen(running.adminPort!);
       result.usageSeen = u;
       log(`${target.label}: ${u.tokens} tokens counted, ${u.missing} answers without usage`);
+      if (target.id.endsWith("-clients")) {
+        const c = await clientsSeen(running.adminPort!);
+        result.clientsSeen = c;
+        log(
+          `${target.label}: ${c.admitted} requests admitted under a client, ${c.rejected} refused`,
+        );
+      }
     });
   }
   for (const entry of live) {
@@ -395,6 +425,7 @@ async function main(): Promise<number> {
 
   const { goals, context } = evaluate(results);
   const cost = usageCost(results);
+  const ccost = clientCost(results);
   const runResult: RunResult = {
     date: new Date().toISOString(),
     settings: {
@@ -413,9 +444,13 @@ async function main(): Promise<number> {
     goals,
     context,
     ...(cost.length ? { usageCost: cost } : {}),
+    ...(ccost.length ? { clientCost: ccost } : {}),
   };
   console.log("\n" + table(results) + "\n\n" + goalsTable(goals) + "\n");
   if (cost.length) console.log("Usage accounting cost:\n\n" + usageCostTable(cost) + "\n");
+  if (ccost.length) {
+    console.log("Client keys and limits cost:\n\n" + clientCostTable(ccost) + "\n");
+  }
   for (const c of context) {
     console.log(`${c.what}: ${c.value === null ? "n/a" : c.value.toFixed(2) + "×"}`);
   }

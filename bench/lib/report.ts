@@ -26,6 +26,11 @@ export interface TargetResult {
    * that usage accounting found the upstream's usage (on) or did not run (off).
    */
   usageSeen?: UsageSeen;
+  /**
+   * llmproxy with client keys (`-clients` targets) only: what its `/metrics` counted per
+   * client after the load and SSE phases, to show every request went through the gate.
+   */
+  clientsSeen?: ClientsSeen;
   /** Errors during a phase, by phase. */
   phaseErrors: Record<string, string>;
 }
@@ -38,6 +43,14 @@ export interface UsageSeen {
   missing: number;
 }
 
+/** Client admissions as counted by an llmproxy target with client keys. */
+export interface ClientsSeen {
+  /** Sum of `llmproxy_client_requests_total`: requests admitted under a client. */
+  admitted: number;
+  /** Sum of `llmproxy_client_rejected_total`: refusals of any reason. */
+  rejected: number;
+}
+
 /** The run as a whole. */
 export interface RunResult {
   date: string;
@@ -48,6 +61,8 @@ export interface RunResult {
   context: Ratio[];
   /** Usage accounting on vs off, per runtime measured (absent in older results). */
   usageCost?: UsageCost[];
+  /** Client keys and limits on vs off, per runtime measured (absent in older results). */
+  clientCost?: ClientCost[];
 }
 
 /** A goal of the brief and whether it was met in this run. */
@@ -300,6 +315,140 @@ function empty(runtime: "deno" | "node", note: string): UsageCost {
   };
 }
 
+/** The cost of client keys and limits on one runtime: `llmproxy-<rt>-clients` vs `llmproxy-<rt>`. */
+export interface ClientCost {
+  runtime: "deno" | "node";
+  /** Why a figure or the verdict is missing. */
+  note?: string;
+  /** req/s at 64 connections with client keys and limits on / without clients. */
+  rpsOn: number | null;
+  rpsOff: number | null;
+  /** rpsOn / rpsOff − 1: negative when the gate costs throughput. */
+  rpsChange: number | null;
+  cpuUsPerReqOn: number | null;
+  cpuUsPerReqOff: number | null;
+  /** p50 at 1 connection, ms. */
+  p50c1OnMs: number | null;
+  p50c1OffMs: number | null;
+  /** Non-2xx answers and socket errors in the 64-connection run with clients on. */
+  errorsOn: number | null;
+  admitted: number | null;
+  rejected: number | null;
+  /** ≤ 5% fewer req/s with them on; null when not measured or not every request passed. */
+  rpsMet: boolean | null;
+}
+
+/** The limit of the client keys cost. */
+export const CLIENT_LIMITS_COST = { rpsDrop: 0.05 } as const;
+
+/**
+ * Client keys and limits on (`llmproxy-<rt>-clients`) vs the same configuration without
+ * clients (`llmproxy-<rt>`), for each runtime whose `-clients` target was chosen.
+ */
+export function clientCost(targets: readonly TargetResult[]): ClientCost[] {
+  const by = (id: string) => targets.find((t) => t.id === id);
+  const out: ClientCost[] = [];
+  for (const rt of ["deno", "node"] as const) {
+    const on = by(`llmproxy-${rt}-clients`);
+    const off = by(`llmproxy-${rt}`);
+    if (!on) continue;
+    const base: ClientCost = {
+      runtime: rt,
+      rpsOn: null,
+      rpsOff: null,
+      rpsChange: null,
+      cpuUsPerReqOn: null,
+      cpuUsPerReqOff: null,
+      p50c1OnMs: null,
+      p50c1OffMs: null,
+      errorsOn: null,
+      admitted: on.clientsSeen?.admitted ?? null,
+      rejected: on.clientsSeen?.rejected ?? null,
+      rpsMet: null,
+    };
+    if (!off) {
+      out.push({ ...base, note: `run llmproxy-${rt} and llmproxy-${rt}-clients together` });
+      continue;
+    }
+    if (!on.available || !off.available) {
+      out.push({ ...base, note: (!on.available ? on.reason : off.reason) ?? "not available" });
+      continue;
+    }
+    const a = pick(on.c64);
+    const b = pick(off.c64);
+    const a1 = pick(on.c1);
+    const b1 = pick(off.c1);
+    const val = (x: number | undefined) => ok(x) ? x : null;
+    const rpsOn = val(a?.rps);
+    const rpsOff = val(b?.rps);
+    const rpsChange = rpsOn !== null && rpsOff !== null && rpsOff > 0 ? rpsOn / rpsOff - 1 : null;
+    // Refusals or errors would make the "on" run cheaper than it is: no verdict then.
+    const clean = a !== undefined && a.errors === 0 && (on.clientsSeen?.rejected ?? 1) === 0 &&
+      (on.clientsSeen?.admitted ?? 0) > 0;
+    out.push({
+      ...base,
+      rpsOn,
+      rpsOff,
+      rpsChange,
+      cpuUsPerReqOn: val(a?.targetCpuUsPerReq),
+      cpuUsPerReqOff: val(b?.targetCpuUsPerReq),
+      p50c1OnMs: a1 ? a1.p50Us / 1000 : null,
+      p50c1OffMs: b1 ? b1.p50Us / 1000 : null,
+      errorsOn: a?.errors ?? null,
+      rpsMet: rpsChange === null || !clean ? null : rpsChange >= -CLIENT_LIMITS_COST.rpsDrop,
+      ...(clean ? {} : { note: "requests refused or failed with clients on, or none admitted" }),
+    });
+  }
+  return out;
+}
+
+/** The "client keys and limits cost" table, as Markdown. */
+export function clientCostTable(rows: readonly ClientCost[]): string {
+  const head = [
+    "llmproxy",
+    "req/s @64 clients on / off",
+    "req/s on vs off",
+    "CPU µs/req on / off",
+    "p50 @1 ms on / off",
+    "admitted / refused (on)",
+    "≤ 5% fewer req/s",
+  ];
+  const out = [head, head.map(() => "---")];
+  for (const r of rows) {
+    const cpuDiff = ok(r.cpuUsPerReqOn) && ok(r.cpuUsPerReqOff)
+      ? ` (${signed(r.cpuUsPerReqOn - r.cpuUsPerReqOff, 0)}, ${
+        signedPct(r.cpuUsPerReqOn / r.cpuUsPerReqOff - 1)
+      })`
+      : "";
+    out.push([
+      r.runtime === "deno" ? "Deno" : "Node",
+      `${int(r.rpsOn)} / ${int(r.rpsOff)}`,
+      signedPct(r.rpsChange),
+      `${num(r.cpuUsPerReqOn, 0)} / ${num(r.cpuUsPerReqOff, 0)}${cpuDiff}`,
+      `${num(r.p50c1OnMs, 3)} / ${num(r.p50c1OffMs, 3)}`,
+      `${int(r.admitted)} / ${int(r.rejected)}`,
+      r.rpsMet === null ? `n/a${r.note ? `: ${r.note}` : ""}` : r.rpsMet ? "yes" : "**NO**",
+    ]);
+  }
+  return out.map((r) => `| ${r.join(" | ")} |`).join("\n");
+}
+
+/** The client keys section of RESULTS.md. */
+export function clientCostSection(cost: readonly ClientCost[]): string[] {
+  return [
+    "## Client keys and limits cost",
+    "",
+    clientCostTable(cost),
+    "",
+    "llmproxy with `client_auth: required` and one client with `requests_per_minute`,",
+    "`tokens_per_minute` and `tokens_per_day` (sized never to refuse; every request sends its",
+    "Bearer key) against the same configuration without clients, one after the other in this",
+    'run. "admitted / refused" sums `llmproxy_client_requests_total` and',
+    "`llmproxy_client_rejected_total` from the daemon's `/metrics` after the load and SSE",
+    "phases. Only a pair from the same run is comparable; `--rounds=3` or more for a verdict.",
+  ];
+}
+
 /** The "usage accounting cost" table, as Markdown. */
 export function usageCostTable(rows: readonly UsageCost[]): string {
   const head = [
@@ -532,6 +681,11 @@ export function markdown(r: RunResult): string {
   if (cost.length) {
     const at = lines.indexOf("## How it was measured");
     lines.splice(at, 0, ...usageCostSection(cost), "");
+  }
+  const ccost = r.clientCost ?? clientCost(r.targets);
+  if (ccost.length) {
+    const at = lines.indexOf("## How it was measured");
+    lines.splice(at, 0, ...clientCostSection(ccost), "");
   }
   if (errs.length) lines.push("## Errors during the run", "", ...errs, "");
   return lines.join("\n");

@@ -1,7 +1,7 @@
 /**
  * The things measured: the upstream itself (direct), llmproxy on Deno and Node (each with
- * usage accounting on, the default, and off), the minimal passthrough ceilings on each
- * runtime, nginx, and the Portkey gateway. Each starts on its own 127.0.0.1 port; one
+ * usage accounting on, the default, and off, and with client keys and limits on), the
+ * minimal passthrough ceilings on each runtime, nginx, and the Portkey gateway. Each starts on its own 127.0.0.1 port; one
  * that cannot start says why.
  *
  * @module
@@ -72,7 +72,29 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-function llmproxyConfig(ctx: Context, name: string, port: number, adminPort: number): string {
+/** The key of the one client of the `-clients` targets (sent by every request to them). */
+export const BENCH_CLIENT_KEY = "sk-bench-0123456789abcdef0123456789abcdef";
+
+/**
+ * The client of the `-clients` targets: all three limits on, sized never to refuse a
+ * benchmark run (1,000,000 requests per minute is the largest the schema allows).
+ */
+const BENCH_CLIENT = `clients:
+  - name: bench
+    key: ${BENCH_CLIENT_KEY}
+    limits:
+      requests_per_minute: 1000000
+      tokens_per_minute: 1000000000
+      tokens_per_day: 1000000000000
+`;
+
+function llmproxyConfig(
+  ctx: Context,
+  name: string,
+  port: number,
+  adminPort: number,
+  clients = false,
+): string {
   const path = `${ctx.tmp}/${name}.yaml`;
   Deno.writeTextFileSync(
     path,
@@ -82,7 +104,7 @@ http_server:
     - name: bench
       port: ${port}
       address: 127.0.0.1
-      default_group: bench
+      default_group: bench${clients ? "\n      client_auth: required" : ""}
   admin:
     port: ${adminPort}
     address: 127.0.0.1
@@ -93,7 +115,7 @@ upstream_groups:
   - name: bench
     upstreams:
       - name: upstream
-`,
+${clients ? BENCH_CLIENT : ""}`,
   );
   return path;
 }
@@ -121,10 +143,11 @@ async function startLlmproxy(
   argv: string[],
   detail: string,
   usage: UsageAccounting,
+  clients = false,
 ): Promise<Running> {
   const port = freePort();
   const adminPort = freePort();
-  const cfg = llmproxyConfig(ctx, name, port, adminPort);
+  const cfg = llmproxyConfig(ctx, name, port, adminPort, clients);
   const proc = spawn(name, argv[0]!, [...argv.slice(1), "-c", cfg, "--shutdown-timeout", "2"], {
     cwd: ctx.repo,
     // Set either way, so an `off` in the runner's own environment cannot leak into `on`.
@@ -133,11 +156,15 @@ async function startLlmproxy(
   await waitFor(name, () => answers(`http://127.0.0.1:${adminPort}/ready`, 200), 30_000, proc);
   return {
     port,
-    headers: {},
+    headers: clients ? { authorization: `Bearer ${BENCH_CLIENT_KEY}` } : {},
     proc,
     adminPort,
     detail: `${usage === "off" ? "LLMPROXY_USAGE_ACCOUNTING=off " : ""}${detail} -c <config>` +
-      ` (access log to /dev/null)`,
+      ` (access log to /dev/null)` +
+      (clients
+        ? "; client_auth: required, one client with requests_per_minute, tokens_per_minute" +
+          " and tokens_per_day (never reached), Bearer key on every request"
+        : ""),
   };
 }
 
@@ -172,6 +199,30 @@ function llmproxyDenoTarget(usage: UsageAccounting): Target {
 
 /** llmproxy on Deno, started like `deno task start`. */
 export const llmproxyDeno: Target = llmproxyDenoTarget("on");
+
+/** The target id of llmproxy on `runtime` with client keys and limits on. */
+export function llmproxyClientsId(runtime: "deno" | "node"): string {
+  return `llmproxy-${runtime}-clients`;
+}
+
+/** llmproxy on Deno as `llmproxy-deno`, with `client_auth: required` and a limited client. */
+export const llmproxyDenoClients: Target = {
+  id: llmproxyClientsId("deno"),
+  label: "llmproxy (Deno, client keys + limits)",
+  kind: "llmproxy",
+  runtime: "deno",
+  start(ctx) {
+    const argv = denoStartCommand(ctx);
+    return startLlmproxy(
+      ctx,
+      llmproxyClientsId("deno"),
+      argv,
+      ["deno", ...argv.slice(1)].join(" "),
+      "on",
+      true,
+    );
+  },
+};
 /** The same with usage accounting off (`LLMPROXY_USAGE_ACCOUNTING=off`). */
 export const llmproxyDenoNoUsage: Target = llmproxyDenoTarget("off");
 
@@ -236,6 +287,25 @@ function llmproxyNodeTarget(usage: UsageAccounting): Target {
 
 /** llmproxy on Node: the `deno task build:node` bundle. */
 export const llmproxyNode: Target = llmproxyNodeTarget("on");
+
+/** llmproxy on Node as `llmproxy-node`, with `client_auth: required` and a limited client. */
+export const llmproxyNodeClients: Target = {
+  id: llmproxyClientsId("node"),
+  label: "llmproxy (Node, client keys + limits)",
+  kind: "llmproxy",
+  runtime: "node",
+  async start(ctx) {
+    const note = await nodeBundle(ctx);
+    return await startLlmproxy(
+      ctx,
+      llmproxyClientsId("node"),
+      ["node", `${ctx.repo}/dist/llmproxyd.mjs`],
+      `node dist/llmproxyd.mjs${note}`,
+      "on",
+      true,
+    );
+  },
+};
 /** The same with usage accounting off (`LLMPROXY_USAGE_ACCOUNTING=off`). */
 export const llmproxyNodeNoUsage: Target = llmproxyNodeTarget("off");
 
@@ -429,9 +499,11 @@ export const ALL_TARGETS: readonly Target[] = [
   direct,
   llmproxyDeno,
   llmproxyDenoNoUsage,
+  llmproxyDenoClients,
   ceilingDeno,
   llmproxyNode,
   llmproxyNodeNoUsage,
+  llmproxyNodeClients,
   ceilingNode,
   nginx,
   portkey,

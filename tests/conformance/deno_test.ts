@@ -6,6 +6,7 @@ import { processSuite } from "./suite_process.ts";
 import { connectSuite } from "./suite_connect.ts";
 import { connectionSuite } from "./suite_connection.ts";
 import { llmSuite } from "./suite_llm.ts";
+import { clientsSuite } from "./suite_clients.ts";
 
 mainSuite(DENO_DAEMON);
 processSuite(DENO_DAEMON);
@@ -15,3 +16,4 @@ adminSuite(DENO_DAEMON);
 connectSuite(DENO_DAEMON, 3000);
 connectionSuite(DENO_DAEMON);
 llmSuite(DENO_DAEMON);
+clientsSuite(DENO_DAEMON);

@@ -18,6 +18,7 @@ import { processSuite } from "./suite_process.ts";
 import { connectSuite } from "./suite_connect.ts";
 import { connectionSuite } from "./suite_connection.ts";
 import { llmSuite } from "./suite_llm.ts";
+import { clientsSuite } from "./suite_clients.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const BUNDLE = `${ROOT}dist/llmproxyd.mjs`;
@@ -49,6 +50,7 @@ adminSuite(NODE_DAEMON);
 connectSuite(NODE_DAEMON, 2500);
 connectionSuite(NODE_DAEMON);
 llmSuite(NODE_DAEMON);
+clientsSuite(NODE_DAEMON);
 
 Deno.test("node: the bundle runs alone from an empty directory", async () => {
   const mock = startMock({ name: "solo" });

@@ -152,6 +152,20 @@ http_server:
       hosts: [bench.example.com]
       default_group: only_a
       ratelimit: { per_second: 10000, burst: 20000 }
+    - name: keys
+      port: 3005
+      hosts: [keys.example.com]
+      default_group: only_a
+      client_auth: required
+      routing:
+        - { path: /only-b/*, target_group: only_b }
+clients:
+  - name: wk-team
+    key: "${WK_KEYS.team}"
+    groups: [only_a]
+    models: ["m", "gpt-4o*"]
+  - { name: wk-rpm, key: "${WK_KEYS.rpm}", limits: { requests_per_minute: 2 } }
+  - { name: wk-conc, key: "${WK_KEYS.conc}", limits: { tokens_per_minute: ${WK_CONC_TPM} } }
 upstreams:
   - { name: a, url: "${m.a!.url}" }
   - { name: b, url: "${m.b!.url}" }
@@ -194,6 +208,15 @@ upstream_groups:
     http_client: { stream: false, timeout: { request: 1 } }
 `;
 }
+
+/** Client keys of the `keys` forward (SPEC §11); none may reach an upstream. */
+const WK_KEYS = {
+  team: "sk-wk-team-0123456789abcdef",
+  rpm: "sk-wk-rpm-0123456789abcdef",
+  conc: "sk-wk-conc-0123456789abcdef",
+} as const;
+/** Room for 10 estimates of 1,000 tokens (bodies of 4,000 bytes) and not for 11. */
+const WK_CONC_TPM = 10_999;
 
 type Fetcher = FetchLike;
 
@@ -426,6 +449,7 @@ Deno.test({
           const clientDay = await clientLimitCases(run, () => mf!);
           await cases(run, env);
           await llmCases(run, env);
+          await clientKeyCases(run, env);
           await step(
             run,
             "admin changes and open breakers survive a restart of workerd",
@@ -1116,4 +1140,151 @@ async function clientLimitsAfterRestart(
     assert.ok(over.retryAfterMs > 0 && over.retryAfterMs <= 86_400_000);
     assert.equal((await main.admit(CLIENT_LIMITS, 0)).allowed, true);
   });
+}
+
+const KEYS_HOST = "http://keys.example.com";
+
+/**
+ * Client keys through the bundle (SPEC §11): 401 and 403 in every isolate, a request
+ * limit refusing, and 50 concurrent requests from two isolates against a token window
+ * sized for 10: the client's Durable Object admits at most 10.
+ */
+async function clientKeyCases(run: Run, env: Env): Promise<void> {
+  const { main, peer } = env;
+  const url = `${KEYS_HOST}/v1/chat/completions`;
+  const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+  const proxyError = (r: Answer, status: number, code: string, what: string) => {
+    assert.equal(r.status, status, `${what}: ${r.text()}`);
+    assert.equal(r.headers.get("x-llmproxy-error"), code, what);
+    assert.equal(r.json().error.code, code, what);
+  };
+
+  await step(run, "client keys: 401 invalid_api_key without or with an unknown key", async () => {
+    for (const f of [main, peer]) {
+      const none = await post(f, url);
+      proxyError(none, 401, "invalid_api_key", "no key");
+      assert.equal(none.headers.get("www-authenticate"), "Bearer");
+      const unknown = await post(f, url, bearer("sk-wk-nobody"));
+      proxyError(unknown, 401, "invalid_api_key", "unknown Bearer key");
+      assert.equal(unknown.headers.get("www-authenticate"), "Bearer");
+      const viaHeader = await post(f, url, { "x-api-key": "sk-wk-nobody" });
+      proxyError(viaHeader, 401, "invalid_api_key", "unknown x-api-key");
+    }
+  });
+
+  await step(run, "client keys: a known key passes, and never reaches the upstream", async () => {
+    // The SDK, through main's entry (its fetch is miniflare's, so the Host is the forward's).
+    const ai = new OpenAI({
+      baseURL: `${KEYS_HOST}/v1`,
+      apiKey: WK_KEYS.team,
+      maxRetries: 0,
+      timeout: REQUEST_DEADLINE_MS,
+      fetch: (input: string | URL | Request, init?: RequestInit) =>
+        main(String(input instanceof Request ? input.url : input), init),
+    });
+    const { response } = await ai.chat.completions.create({ model: "m", messages: [] })
+      .withResponse();
+    assert.equal(response.headers.get("x-mock-name"), "a");
+    const e = await new OpenAI({
+      baseURL: `${KEYS_HOST}/v1`,
+      apiKey: "sk-wk-nobody",
+      maxRetries: 0,
+      timeout: REQUEST_DEADLINE_MS,
+      fetch: (input: string | URL | Request, init?: RequestInit) =>
+        main(String(input instanceof Request ? input.url : input), init),
+    }).chat.completions.create({ model: "m", messages: [] }).then(() => undefined, (e) => e);
+    assert.ok(e instanceof OpenAI.AuthenticationError, String(e));
+    assert.equal(e.code, "invalid_api_key");
+    for (const f of [main, peer]) {
+      const r = await post(f, url, { "x-api-key": WK_KEYS.team });
+      assert.equal(r.status, 200, r.text());
+      assert.equal(r.headers.get("x-mock-name"), "a");
+      const b = await post(f, url, bearer(WK_KEYS.team));
+      assert.equal(b.status, 200, b.text());
+    }
+    const log = await fetchAll(`${env.mocks.a!.url}/__mock/requests`, { deadlineMs: 5_000 });
+    const requests: { headers: [string, string][] }[] = log.json().requests;
+    assert.ok(requests.length > 0);
+    for (const rec of requests) {
+      for (const [name, value] of rec.headers) {
+        for (const key of Object.values(WK_KEYS)) {
+          assert.ok(!value.includes(key), `the upstream received a client key in ${name}`);
+        }
+      }
+    }
+  });
+
+  await step(run, "client keys: 403 permission_denied for a group and for a model", async () => {
+    for (const f of [main, peer]) {
+      const group = await post(f, `${KEYS_HOST}/only-b/v1/chat/completions`, bearer(WK_KEYS.team));
+      proxyError(group, 403, "permission_denied", "group");
+      assert.match(group.json().error.message, /group "only_b"/);
+      const model = await send(f, url, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...bearer(WK_KEYS.team) },
+        body: JSON.stringify({ model: "claude-3", messages: [] }),
+      });
+      proxyError(model, 403, "permission_denied", "model");
+      assert.match(model.json().error.message, /model "claude-3"/);
+    }
+  });
+
+  await step(
+    run,
+    "client keys: requests_per_minute 2 → the 3rd is 429, across isolates",
+    async () => {
+      assert.equal((await post(main, url, bearer(WK_KEYS.rpm))).status, 200);
+      assert.equal((await post(peer, url, bearer(WK_KEYS.rpm))).status, 200);
+      for (const f of [main, peer]) {
+        const r = await post(f, url, bearer(WK_KEYS.rpm));
+        proxyError(r, 429, "rate_limited", "third request");
+        // One request per 30 s.
+        const ra = Number(r.headers.get("retry-after"));
+        assert.ok(ra >= 20 && ra <= 30, `Retry-After ${ra}`);
+      }
+    },
+  );
+
+  await step(
+    run,
+    "client keys: 50 concurrent from two isolates, tokens_per_minute for 10 → at most 10",
+    async () => {
+      const filler = JSON.stringify({ model: "m", messages: [{ role: "user", content: "" }] });
+      const body = JSON.stringify({
+        model: "m",
+        messages: [{ role: "user", content: "x".repeat(4_000 - filler.length) }],
+      });
+      assert.equal(body.length, 4_000); // an estimate of 1,000 tokens
+      const before = env.mocks.a!.mock.stats.requests;
+      const answers = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          send(i % 2 ? main : peer, url, {
+            method: "POST",
+            headers: {
+              "content-type": "application/json",
+              ...bearer(WK_KEYS.conc),
+              // Held answers keep the reservations outstanding.
+              "x-mock-latency": "1500",
+              "x-mock-input-tokens": "1000",
+              "x-mock-output-tokens": "0",
+            },
+            body,
+          })),
+      );
+      const admitted = answers.filter((r) => r.status === 200).length;
+      assert.ok(admitted <= 10, `${admitted} admitted`);
+      // Settled answers count what the estimate held, so nothing frees up within the minute.
+      assert.equal(admitted, 10, `${admitted} admitted`);
+      for (const r of answers) {
+        if (r.status !== 200) proxyError(r, 429, "tokens_rate_limited", "refused");
+      }
+      assert.equal(env.mocks.a!.mock.stats.requests - before, admitted);
+      // The usage the admin API reports from the client's object.
+      const u = await send(main, `${KEYS_HOST}/_llmproxy/api/v1/clients/wk-conc/usage`, {
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      assert.equal(u.status, 200, u.text());
+      assert.equal(u.json().data.requests_last_minute, admitted);
+    },
+  );
 }

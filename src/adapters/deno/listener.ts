@@ -1,5 +1,7 @@
 import type { Listener, ServeOptions } from "../../daemon/runtime.ts";
 import { connectionBudget } from "../../daemon/connection_budget.ts";
+import { bodyTapOf, offerTaps } from "../../core/proxy/body_tap.ts";
+import { tappedResponse } from "./tapped_body.ts";
 
 /**
  * A listener that owns its connections: `Deno.listen` accepts, `Deno.serveHttp` speaks
@@ -165,6 +167,8 @@ class ConnListener implements Listener {
     completed.catch(() => {});
     let closeAfter = false;
     try {
+      // This listener shows answers' body taps their bytes (see sendAnswer).
+      offerTaps(event.request);
       let response: Response;
       try {
         response = await this.#options.handler(event.request, {
@@ -177,7 +181,7 @@ class ConnListener implements Listener {
         response = internalError();
       }
       try {
-        await event.respondWith(response);
+        await sendAnswer(event, response);
         sent();
       } catch (e) {
         // The client left (the connection ended first) or the body we passed on failed
@@ -269,6 +273,20 @@ class ConnListener implements Listener {
     for (const c of this.#conns) this.#close(c);
     await this.#loop;
   }
+}
+
+/**
+ * Hands the answer to the runtime. A body without a tap goes as it is (a fetch body is
+ * then copied natively, never entering JavaScript); one with a tap is sent so the tap
+ * sees each chunk right after it was handed over (tapped_body.ts).
+ */
+async function sendAnswer(event: RequestEvent, response: Response): Promise<void> {
+  const tap = bodyTapOf(response);
+  if (tap === undefined) return await event.respondWith(response);
+  const tapped = await tappedResponse(response, tap);
+  const sending = event.respondWith(tapped.response);
+  if (tapped.whole !== undefined) tap(tapped.whole);
+  await sending;
 }
 
 /** Linux's per-process limits, when readable. */

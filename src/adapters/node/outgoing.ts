@@ -1,5 +1,6 @@
 import type { ServerResponse } from "node:http";
 import { setImmediate } from "node:timers";
+import { bodyTapOf } from "../../core/proxy/body_tap.ts";
 
 /** Statuses that never carry a body (no Content-Length is added for them). */
 const BODYLESS = new Set([204, 304]);
@@ -61,6 +62,8 @@ export async function writeResponse(
     res.end();
     return;
   }
+  // Usage accounting reads the body through this, each chunk once it is written.
+  const tap = bodyTapOf(response);
   const reader = body.getReader();
   const onGone = () => void reader.cancel(clientGone.reason).catch(() => {});
   clientGone.addEventListener("abort", onGone, { once: true });
@@ -81,12 +84,15 @@ export async function writeResponse(
         if (second.done) {
           head(first.value.byteLength);
           res.end(first.value);
+          tap?.(first.value);
           return;
         }
         next = Promise.resolve(second);
       }
       head();
-      if (!res.write(first.value)) await drained(res);
+      const more = res.write(first.value);
+      tap?.(first.value);
+      if (!more) await drained(res);
     } else {
       head();
       res.flushHeaders();
@@ -95,7 +101,9 @@ export async function writeResponse(
       const r = await next;
       if (clientGone.aborted) return;
       if (r.done) break;
-      if (!res.write(r.value)) await drained(res);
+      const more = res.write(r.value);
+      tap?.(r.value);
+      if (!more) await drained(res);
       if (clientGone.aborted) return;
       next = reader.read();
     }

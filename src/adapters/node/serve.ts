@@ -8,6 +8,7 @@ import { connectionBudget } from "../../daemon/connection_budget.ts";
 import type { Listener, ServeOptions } from "../../daemon/runtime.ts";
 import { peerAddress, toRequest } from "./incoming.ts";
 import { writeResponse } from "./outgoing.ts";
+import { offerTaps } from "../../core/proxy/body_tap.ts";
 
 /**
  * A listener on `node:http`.
@@ -111,6 +112,8 @@ export function nodeServe(options: ServeOptions): Promise<Listener> {
       await writeResponse(res, refusal(req.method ?? ""), ac.signal, false);
       return;
     }
+    // writeResponse shows answers' body taps what it writes (usage accounting).
+    offerTaps(request);
     let response: Response;
     try {
       response = await options.handler(request, {

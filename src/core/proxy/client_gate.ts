@@ -19,6 +19,9 @@ export async function identifyClient(
   const key = clientKeyOf(headers);
   if (key === undefined && mode === "optional") {
     ex.clientName = ANONYMOUS;
+    // Nothing further is checked for anonymous requests (no permissions, no limits):
+    // admitted here, as the metric's help says ("its name, or anonymous").
+    ex.gw.metrics.clientRequests.labels(ANONYMOUS).inc();
     return { client: undefined };
   }
   const found = key === undefined ? undefined : await snap.clients.find(key);

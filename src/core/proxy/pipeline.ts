@@ -13,6 +13,7 @@ import {
   upstreamRequestHeaders,
 } from "./headers.ts";
 import { keepSmall, type KeptResponse } from "./kept_response.ts";
+import { setBodyTap, takesTaps } from "./body_tap.ts";
 import { type BodyEnd, observeBody } from "./observed_body.ts";
 import { checkRequest, requestTarget } from "./request_checks.ts";
 import type { ForwardRuntime, GroupRuntime, Snapshot, UpstreamRuntime } from "./snapshot.ts";
@@ -404,9 +405,13 @@ class Tries {
       ex.finish(status, bytes, error);
     };
     const length = res.headers.get("content-length");
-    if (usage === undefined && ex.conn.completed && length !== null && res.body !== null) {
+    if (
+      ex.conn.completed && length !== null && res.body !== null &&
+      (usage === undefined || takesTaps(this.#request))
+    ) {
       // The runtime tells when the response is out: hand it the upstream body as is, so
-      // it can move the bytes without a round trip through JavaScript per chunk.
+      // it can move the bytes without a round trip through JavaScript per chunk. Usage
+      // is then read by a tap the adapter calls as it writes (body_tap.ts).
       const bytes = this.#request.method === "HEAD" ? 0 : Number(length);
       // A failed send is the client leaving (its signal fired) or the body failing.
       ex.conn.completed.then(
@@ -415,8 +420,11 @@ class Tries {
       );
       // Nothing to change in the headers: the runtime serves the upstream response itself
       // (on Deno without even creating a stream object for its body).
-      if (out === res.headers) return res;
-      return new Response(res.body, { status, statusText: res.statusText, headers: out });
+      const response = out === res.headers
+        ? res
+        : new Response(res.body, { status, statusText: res.statusText, headers: out });
+      if (usage !== undefined) setBodyTap(response, (chunk) => usage.scan(chunk));
+      return response;
     }
     if (res.body === null) {
       onEnd("complete", 0);

@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { setBodyTap, takesTaps } from "../../core/proxy/body_tap.ts";
+import { denoServe } from "./listener.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+Deno.test("the Deno listener taps answers that carry a tap, and says when they are sent", async () => {
+  const json = '{"usage":{"prompt_tokens":4}}';
+  const seen: string[] = [];
+  const settled: string[] = [];
+  let offered = false;
+  let mode: "whole" | "pieces" | "plain" = "whole";
+  const listener = await denoServe({
+    hostname: "127.0.0.1",
+    port: 0,
+    handler(request, conn) {
+      offered = takesTaps(request);
+      conn.completed?.then(() => settled.push("sent"), () => settled.push("lost"));
+      const parts = mode === "pieces" ? ['{"usage":', '{"prompt_tokens":4}}'] : [json];
+      let i = 0;
+      const body = new ReadableStream({
+        type: "bytes",
+        async pull(c) {
+          if (i > 0) await new Promise((r) => setTimeout(r, 20));
+          const p = parts[i++];
+          if (p === undefined) {
+            c.close();
+            c.byobRequest?.respond(0);
+          } else c.enqueue(enc.encode(p));
+        },
+      });
+      const res = new Response(body, {
+        headers: { "content-type": "application/json", "content-length": String(json.length) },
+      });
+      if (mode !== "plain") setBodyTap(res, (c) => void seen.push(dec.decode(c)));
+      return res;
+    },
+  });
+  try {
+    for (const m of ["whole", "pieces", "plain"] as const) {
+      mode = m;
+      seen.length = 0;
+      settled.length = 0;
+      const r = await fetch(`http://127.0.0.1:${listener.port}/`, {
+        headers: { "accept-encoding": "identity" },
+      });
+      assert.equal(r.headers.get("content-length"), String(json.length), m);
+      assert.equal(await r.text(), json, m);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.ok(offered, "the listener offers taps");
+      assert.equal(seen.join(""), m === "plain" ? "" : json, m);
+      if (m === "pieces") assert.equal(seen.length, 2, "piece by piece");
+      assert.deepEqual(settled, ["sent"], m);
+    }
+  } finally {
+    await listener.close();
+  }
+});

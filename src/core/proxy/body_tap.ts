@@ -1,0 +1,69 @@
+/**
+ * Body taps: how the core reads an answer's bytes as the adapter writes them, without
+ * a JavaScript stream of its own in between (SPEC §10.4, DESIGN "Knowing the traffic
+ * without slowing it").
+ *
+ * An adapter that writes response bodies itself (the Node writer, the Deno listener)
+ * offers to call taps for a request ({@linkcode offerTaps}). For such a request the core
+ * may hand back the upstream answer as it is, with a tap set on it
+ * ({@linkcode setBodyTap}); the adapter then calls that tap with every chunk of the
+ * body it sends, in order, each right after the chunk is handed to the socket (never
+ * before), and never with a chunk it did not send. The end of the body is told by the
+ * connection's `completed` promise, as for any body the runtime sends itself.
+ *
+ * Where no adapter offers taps (Workers, tests, a library user's own server), the core
+ * observes the body through a JavaScript stream instead (`observeBody`).
+ *
+ * @example
+ * ```ts
+ * import { bodyTapOf, offerTaps } from "./body_tap.ts";
+ *
+ * // In an adapter, for each request:
+ * const request = new Request("http://x.test/", { method: "POST", body: "{}" });
+ * offerTaps(request);
+ * const response = new Response("{}"); // what the core answered
+ * const tap = bodyTapOf(response);
+ * // For each chunk written: socket.write(chunk); tap?.(chunk);
+ * ```
+ *
+ * @module
+ */
+
+/** Reads one chunk of a body as it leaves. Never throws, never keeps or changes it. */
+export type BodyTap = (chunk: Uint8Array) => void;
+
+// Marks on the request and response objects themselves: a WeakSet/WeakMap entry per
+// request cost about 40 µs of CPU per request in garbage collection under load (V8
+// walks weak tables of short-lived keys on every scavenge; bench/PROFILE.md).
+const OFFERED: unique symbol = Symbol("llmproxy.offersTaps");
+const TAP: unique symbol = Symbol("llmproxy.bodyTap");
+
+interface Offering {
+  [OFFERED]?: true;
+}
+interface Tapped {
+  [TAP]?: BodyTap;
+}
+
+/**
+ * Adapter side: the answer to `request` is written by a writer that calls
+ * {@linkcode bodyTapOf}'s tap with every chunk it sends.
+ */
+export function offerTaps(request: Request): void {
+  (request as Offering)[OFFERED] = true;
+}
+
+/** Core side: whether the answer to `request` may carry a tap. */
+export function takesTaps(request: Request): boolean {
+  return (request as Offering)[OFFERED] === true;
+}
+
+/** Core side: `tap` is to see every chunk of `response`'s body as it is sent. */
+export function setBodyTap(response: Response, tap: BodyTap): void {
+  (response as Tapped)[TAP] = tap;
+}
+
+/** Adapter side: the tap to call with each chunk of `response`'s body, if any. */
+export function bodyTapOf(response: Response): BodyTap | undefined {
+  return (response as Tapped)[TAP];
+}
