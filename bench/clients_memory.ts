@@ -1,6 +1,6 @@
 /**
- * Memory of client keys and limits at scale (SPEC §11): the Deno daemon with 100,000
- * configured clients, each with all three limits, each used once.
+ * Memory of client keys and limits at scale (docs/behaviour.md#client-keys-and-limits): the Deno
+ * daemon with 100,000 configured clients, each with all three limits, each used once.
  *
  * `deno run -A bench/clients_memory.ts [options]`
  *

@@ -1,5 +1,5 @@
 /**
- * The soak (SPEC §13), on 127.0.0.1 only, bounded in count and time; not run in CI.
+ * The soak (docs/behaviour.md#soak), on 127.0.0.1 only, bounded in count and time; not run in CI.
  *
  * (a) `--clients` (10,000) clients each start an SSE completion through the daemon and
  *     leave after the first event. Afterwards: zero requests in flight (the daemon's

@@ -1,5 +1,5 @@
 /**
- * What reading token usage costs per SSE event and per JSON answer (SPEC §10.4):
+ * What reading token usage costs per SSE event and per JSON answer (docs/behaviour.md#token-usage):
  * `deno run --no-lock bench/usage_bench.ts [--events=2000] [--rounds=9]`.
  *
  * Compares, on the same bytes and the same chunks:

@@ -1,12 +1,12 @@
 /**
- * The metrics contract as SPEC §8 writes it, restated once for the tests (never taken
- * from the implementation, so a change there cannot silently change what is checked).
+ * The metrics contract as docs/behaviour.md#metrics writes it, restated once for the tests (never
+ * taken from the implementation, so a change there cannot silently change what is checked).
  */
 
 /** A metric family: name, type and label names in order. */
 export type MetricSpec = readonly [string, string, readonly string[]];
 
-/** The SPEC §8 metrics. */
+/** The metrics of docs/behaviour.md#metrics. */
 export const SPEC_METRICS: readonly MetricSpec[] = [
   ["llmproxy_http_requests_total", "counter", ["forward", "method", "path"]],
   ["llmproxy_http_request_duration_seconds", "histogram", ["forward", "method", "path"]],
@@ -23,7 +23,7 @@ export const SPEC_METRICS: readonly MetricSpec[] = [
   ["llmproxy_circuitbreaker_calls_total", "counter", ["group", "upstream", "url", "result"]],
 ];
 
-/** The SPEC §8 rows added with token usage accounting (SPEC §10.4). */
+/** The metrics rows added with token usage accounting (docs/behaviour.md#token-usage). */
 export const LLM_METRICS: readonly MetricSpec[] = [
   ["llmproxy_tokens_total", "counter", ["group", "upstream", "model", "type"]],
   ["llmproxy_usage_missing_total", "counter", ["group", "upstream"]],
@@ -31,7 +31,7 @@ export const LLM_METRICS: readonly MetricSpec[] = [
   ["llmproxy_time_per_output_token_seconds", "histogram", ["group", "upstream", "model"]],
 ];
 
-/** The SPEC §8 rows of client keys and limits (SPEC §11.3). */
+/** The metrics rows of client keys and limits (docs/behaviour.md#client-admin-api-and-metrics). */
 export const CLIENT_METRICS: readonly MetricSpec[] = [
   ["llmproxy_client_requests_total", "counter", ["client"]],
   ["llmproxy_client_tokens_total", "counter", ["client", "type"]],
@@ -54,7 +54,7 @@ export const TOKEN_BUCKET_LES: readonly string[] = [
   "+Inf",
 ];
 
-/** The operator extras beyond SPEC §8 (issue 4). */
+/** The operator extras beyond docs/behaviour.md#metrics (issue 4). */
 export const EXTRA_METRICS: readonly MetricSpec[] = [
   ["llmproxy_upstream_in_flight", "gauge", ["group", "upstream"]],
   ["llmproxy_circuitbreaker_state", "gauge", ["group", "upstream"]],
@@ -82,7 +82,7 @@ export const SPEC_BUCKET_LES: readonly string[] = [
   "+Inf",
 ];
 
-/** The SPEC §12 row of the shared state store. */
+/** The row of the shared state store (docs/behaviour.md#redis). */
 export const STATE_METRICS: readonly MetricSpec[] = [
   ["llmproxy_state_store_errors_total", "counter", ["op"]],
 ];

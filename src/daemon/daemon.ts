@@ -8,7 +8,7 @@ import { MockLlm } from "../mock/mock_llm.ts";
 import { VERSION } from "../version.ts";
 import { HELP, parseArgs, USAGE, UsageError } from "./args.ts";
 import type { DaemonRuntime, Listener, ServeHandler } from "./runtime.ts";
-import { describeState, openStateStore, sameState } from "./state_store.ts";
+import { describeState, openStateStore, sameState, shareAdminChanges } from "./state_store.ts";
 
 /**
  * The `llmproxyd` process, shared by the Deno and Node adapters. Resolves with the exit
@@ -91,7 +91,7 @@ export async function serveConfig(
   logger: Logger,
   settings: ServeSettings,
 ): Promise<number> {
-  // `state.store: redis` shares limits with the fleet (SPEC §12); memory otherwise.
+  // `state.store: redis` shares limits with the fleet (docs/behaviour.md#redis); memory otherwise.
   const metrics = new ProxyMetrics();
   const built: { gateway?: Gateway } = {};
   const store = await openStateStore(config.state, logger, metrics, () => built.gateway);
@@ -105,6 +105,8 @@ export async function serveConfig(
     usageAccounting: rt.env("LLMPROXY_USAGE_ACCOUNTING") !== "off",
   });
   built.gateway = gateway;
+  // Admin changes shared over the fleet; a stored live configuration wins over the file.
+  const sharing = store !== undefined ? await shareAdminChanges(store, gateway, logger) : undefined;
   let ready = false;
   const forwards = new Map<string, Listener>();
 
@@ -201,7 +203,9 @@ export async function serveConfig(
       });
       return;
     }
-    gateway.apply(next);
+    // With a shared store, the file applies to this instance only (until the next admin change).
+    if (sharing !== undefined) sharing.applyFromFile(next);
+    else gateway.apply(next);
     if (!sameState(next.state, config.state)) {
       // The store (and its connection) is built once, at start.
       logger.log("warn", "state store settings change needs a restart; the running store stays", {

@@ -1,12 +1,14 @@
 /**
- * The daemon's state store (SPEC §12): local memory by default (the Gateway builds it),
- * or Redis with `state.store: redis`, shared by every daemon pointed at it.
+ * The daemon's state store (docs/behaviour.md#shared-state): local memory by default (the Gateway
+ * builds it), or Redis with `state.store: redis`, shared by every daemon pointed at it.
  *
  * @module
  */
 
+import { toDraft } from "../core/admin/config_editor.ts";
+import { validateConfig } from "../core/config/mod.ts";
 import { redisUrlForLogs } from "../core/config/redis_url.ts";
-import type { StateConfig } from "../core/config/types.ts";
+import type { Config, StateConfig } from "../core/config/types.ts";
 import type { Logger } from "../core/log/logger.ts";
 import { BREAKER_STATE_VALUE, type ProxyMetrics } from "../core/metrics/proxy_metrics.ts";
 import type { Gateway } from "../core/proxy/gateway.ts";
@@ -84,4 +86,144 @@ function breakerEvents(gateway: () => Gateway | undefined): StateEvents {
       g.metrics.breakerCalls.labels(group, upstream, url, result).inc();
     },
   };
+}
+
+/** How the daemon applies configurations once admin changes are shared. */
+export interface ConfigSharing {
+  /** Applies a configuration read from the file (start, SIGHUP): this instance only. */
+  applyFromFile(config: Config): void;
+  /** The version of the stored configuration in force here (0: the file's). */
+  readonly version: number;
+}
+
+/**
+ * Shares admin API changes over the fleet (docs/behaviour.md#redis): every `gateway.apply` that does
+ * not come from the file (that is, from the admin API's editor) is stored in Redis
+ * under a new version and published; every instance applies a newer stored version
+ * within a second (pub/sub, plus the store's periodic version check), and an instance
+ * that starts while a stored configuration exists applies it at once.
+ *
+ * Rules: the stored configuration is the fleet's live one and wins over the file at
+ * start; SIGHUP applies the file to that instance only (until the next admin change
+ * anywhere); the `state` block is never stored (each instance keeps its own, and the
+ * Redis URL with its password never leaves it); listeners (forward ports, admin
+ * address) stay as bound from the file, and a stored configuration is applied with
+ * this instance's forward addresses and ports (by forward name) and admin block. The
+ * stored draft holds upstream credentials and client keys as the running configuration
+ * does: Redis must be as private as the configuration file. Logs carry versions, never
+ * the configuration.
+ */
+export async function shareAdminChanges(
+  store: RedisStateStore,
+  gateway: Gateway,
+  logger: Logger,
+): Promise<ConfigSharing> {
+  const apply = gateway.apply.bind(gateway);
+  let version = 0;
+  let local = false;
+  let fetching = false;
+  let again = false;
+  let lastPublished: string | undefined;
+  const applyLocal = (config: Config) => {
+    local = true;
+    try {
+      apply(config);
+    } finally {
+      local = false;
+    }
+  };
+
+  const adopt = async (announced: number): Promise<void> => {
+    if (announced <= version) return;
+    if (fetching) {
+      again = true;
+      return;
+    }
+    fetching = true;
+    try {
+      const stored = await store.loadConfig();
+      if (stored === undefined || stored.version <= version) return;
+      if (stored.json === lastPublished) {
+        // Our own change, announced before its reply arrived.
+        version = stored.version;
+        return;
+      }
+      let draft: Record<string, unknown>;
+      try {
+        draft = JSON.parse(stored.json) as Record<string, unknown>;
+      } catch {
+        logger.log("warn", "stored configuration unreadable, ignored", { version: stored.version });
+        version = stored.version;
+        return;
+      }
+      const running = toDraft(gateway.config);
+      draft.state = JSON.parse(JSON.stringify(gateway.config.state));
+      keepListeners(draft, running as unknown as Record<string, unknown>);
+      const result = validateConfig(draft);
+      if (!result.ok) {
+        logger.log("warn", "stored configuration invalid here, ignored", {
+          version: stored.version,
+          errors: result.errors.length,
+        });
+        version = stored.version;
+        return;
+      }
+      applyLocal(result.config);
+      version = stored.version;
+      logger.log("info", "configuration changed on another instance", { version });
+    } finally {
+      fetching = false;
+      if (again) {
+        again = false;
+        void adopt(announced + 1);
+      }
+    }
+  };
+
+  gateway.apply = (config: Config): void => {
+    apply(config);
+    if (local) return;
+    // An admin change: the fleet's from now on.
+    const draft = toDraft(config) as unknown as Record<string, unknown>;
+    delete draft.state;
+    const json = JSON.stringify(draft);
+    lastPublished = json;
+    store.publishConfig(json).then(
+      (v) => {
+        if (v > version) version = v;
+        logger.log("info", "configuration change shared with the fleet", { version: v });
+      },
+      () => {
+        logger.log("warn", "configuration change not shared: the state store is unavailable", {});
+      },
+    );
+  };
+
+  store.onConfigVersion((v) => void adopt(v));
+  await adopt(Number.MAX_SAFE_INTEGER);
+  return {
+    applyFromFile: applyLocal,
+    get version() {
+      return version;
+    },
+  };
+}
+
+/**
+ * Keeps this instance's listeners in a stored draft: addresses and ports of forwards it
+ * also has (by name) and its admin block (instances of a fleet may bind differently).
+ */
+function keepListeners(draft: Record<string, unknown>, running: Record<string, unknown>): void {
+  type Server = { forwards?: Record<string, unknown>[]; admin?: unknown };
+  const mine = running.http_server as Server | undefined;
+  const theirs = draft.http_server as Server | undefined;
+  if (mine === undefined || theirs === undefined) return;
+  theirs.admin = mine.admin;
+  const byName = new Map((mine.forwards ?? []).map((f) => [f.name, f]));
+  for (const f of theirs.forwards ?? []) {
+    const local = byName.get(f.name);
+    if (local === undefined) continue;
+    f.address = local.address;
+    f.port = local.port;
+  }
 }

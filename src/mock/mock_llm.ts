@@ -2,9 +2,9 @@
  * A built-in mock LLM upstream (`llmproxyd mock`), runtime-agnostic: one fetch handler.
  * Operators rehearse failover with it; tests and the demo use it.
  *
- * It speaks three API shapes, each as JSON and as SSE, with token usage (SPEC §10.4):
- * OpenAI Chat Completions (`POST …/chat/completions`), OpenAI Responses
- * (`POST …/responses`) and Anthropic Messages (`POST …/messages`); plus
+ * It speaks three API shapes, each as JSON and as SSE, with token usage
+ * (docs/behaviour.md#token-usage): OpenAI Chat Completions (`POST …/chat/completions`), OpenAI
+ * Responses (`POST …/responses`) and Anthropic Messages (`POST …/messages`); plus
  * `GET …/models`.
  *
  * Per-request overrides (headers), so one mock serves many test cases:

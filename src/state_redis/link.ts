@@ -43,6 +43,8 @@ export interface RedisLinkOptions {
  */
 export class RedisLink {
   readonly #client: ReturnType<typeof createClient>;
+  readonly #onError: ((error: Error) => void) | undefined;
+  #subscriber: ReturnType<typeof createClient> | undefined;
   #closed = false;
 
   constructor(options: RedisLinkOptions) {
@@ -61,6 +63,30 @@ export class RedisLink {
       options.onError?.(e instanceof Error ? e : new Error(String(e)));
     });
     this.#client.on("ready", () => options.onReady?.());
+    this.#onError = options.onError;
+  }
+
+  /**
+   * Listens to `channel` on a second connection (a subscribed connection takes no
+   * other commands); it reconnects and subscribes again by itself. Never rejects:
+   * messages missed while it is away are what the callers' periodic checks are for.
+   */
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<void> {
+    if (this.#closed || this.#subscriber !== undefined) return Promise.resolve();
+    const sub = this.#client.duplicate();
+    this.#subscriber = sub;
+    sub.on("error", (e: unknown) => {
+      this.#onError?.(e instanceof Error ? e : new Error(String(e)));
+    });
+    return sub.connect()
+      .then(() => sub.subscribe(channel, (message: unknown) => onMessage(String(message))))
+      .then(() => {}, () => {
+        // Tried again by the next call (the store calls this each time Redis is back).
+        if (this.#subscriber === sub) this.#subscriber = undefined;
+        try {
+          sub.destroy();
+        } catch { /* never connected */ }
+      });
   }
 
   /** Starts connecting (and reconnecting, until {@linkcode close}); never rejects. */
@@ -134,6 +160,9 @@ export class RedisLink {
     this.#closed = true;
     try {
       this.#client.destroy();
+    } catch { /* already gone */ }
+    try {
+      this.#subscriber?.destroy();
     } catch { /* already gone */ }
     return Promise.resolve();
   }

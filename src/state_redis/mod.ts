@@ -1,6 +1,6 @@
 /**
- * Shared state on Redis for a fleet of Deno and Node daemons (SPEC §12). Lives outside
- * `src/core`, which stays runtime-agnostic: this needs a TCP client (node-redis).
+ * Shared state on Redis for a fleet of Deno and Node daemons (docs/behaviour.md#redis). Lives
+ * outside `src/core`, which stays runtime-agnostic: this needs a TCP client (node-redis).
  *
  * @module
  */

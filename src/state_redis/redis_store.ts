@@ -1,6 +1,6 @@
 /**
- * The Redis-backed {@linkcode StateStore} of the Deno and Node daemons (SPEC §12,
- * DESIGN "Shared state for a fleet"): every daemon pointed at the same Redis shares
+ * The Redis-backed {@linkcode StateStore} of the Deno and Node daemons (docs/behaviour.md#redis):
+ * every daemon pointed at the same Redis shares
  * per-IP token buckets and client limits, each decision one atomic round trip (a Lua
  * script by SHA, see `scripts.ts`).
  *
@@ -11,25 +11,26 @@
  * about a second of its return. Settles that could not reach Redis are kept (bounded)
  * and sent once it is back, so a reservation does not hold tokens for its whole lease.
  *
- * What this step shares, and what it does not yet:
+ * What is shared, and what is not:
  * - shared: per-IP buckets (`rateLimit`), client limits (`clients`: request bucket,
- *   sliding 60 s token window, UTC-day budget, reservations and their lease, usage).
- * - per instance, by design (SPEC §12): balancer positions, in-flight counts, latency
- *   and success figures, `/metrics`.
+ *   sliding 60 s token window, UTC-day budget, reservations and their lease, usage);
+ *   breaker openings, the single half-open probe, closings and Retry-After pauses
+ *   (`shared_breakers.ts`: a script per transition, PUBLISH plus a 500 ms refresh);
+ *   admin changes (`publishConfig`, `loadConfig`, `onConfigVersion`; the daemon's
+ *   rules are in src/daemon/state_store.ts `shareAdminChanges`).
+ * - per instance, by design (docs/behaviour.md#shared-state): balancer positions, in-flight counts,
+ *   latency and success figures, `/metrics`, and each breaker's failure window (what
+ *   opens a breaker is this instance's own outcomes; the opening is the fleet's).
  *
- * TODO (next step of issue 13):
- * - breakers in Redis: `group()` still delegates to the local MemoryStateStore; move
- *   breaker state (closed/open/half-open, the 60 s failure window, consecutive
- *   failures) into a script per transition, with one half-open probe across the fleet
- *   (a `SET NX PX` probe slot) and `PUBLISH` of openings so every instance stops within
- *   1 s; `Retry-After` pauses (`unavailableForMs`) likewise shared.
- * - keep the common path at ≤ 1 round trip per request (rate limit + breaker-protected
- *   member): fold the breaker read into the pub/sub-fed local cache.
- * - admin changes: store the configuration with a version, `PUBLISH` on change, a
- *   periodic version check for missed messages, load it at start (instances started
- *   later); SIGHUP of the file vs. stored admin changes needs a rule.
+ * Round trips on the common path (a closed breaker): none for the breaker, one script
+ * for a rate limit or a client admission. A transition costs one fire-and-forget
+ * script; a half-open probe one awaited script; the refresh one script and one HGET
+ * per 500 ms for the whole instance.
+ *
+ * TODO (issue 13, left after step 2):
  * - benchmark rows (store redis vs memory, round trips per request).
- * - a Node-only and a mixed fleet for every fleet case (now: the burst case).
+ * - a Node-only fleet for every fleet case (now: deno+deno and deno+node).
+ * - README "Running several instances" (docs are being edited by others).
  *
  * @module
  */
@@ -56,19 +57,36 @@ import type {
   StateStore,
 } from "../core/state/types.ts";
 import { RedisLink, type Reply } from "./link.ts";
+import { SharedBreakers } from "./shared_breakers.ts";
 import {
   CLIENT_ADMIT,
   CLIENT_SETTLE,
   CLIENT_USAGE,
   clientKeys,
+  CONFIG_PUT,
+  configKey,
   RATE_LIMIT,
   rateLimitKey,
   REFUSAL_REASONS,
+  type Script,
   SCRIPTS,
 } from "./scripts.ts";
 
 /** The `op` label values of `llmproxy_state_store_errors_total`. */
-export type StateOp = "ratelimit" | "client_admit" | "client_settle" | "client_usage";
+export type StateOp =
+  | "ratelimit"
+  | "client_admit"
+  | "client_settle"
+  | "client_usage"
+  | "breaker"
+  | "config";
+
+/** The live configuration stored by admin changes. */
+export interface StoredConfig {
+  readonly version: number;
+  /** The configuration as a plain JSON draft, without its `state` block. */
+  readonly json: string;
+}
 
 /** Settings of a {@linkcode RedisStateStore}. */
 export interface RedisStateStoreOptions {
@@ -98,7 +116,12 @@ export interface RedisStateStoreOptions {
   readonly reservationLeaseMs?: number;
   /** Settles kept while Redis is away, at most (default 10,000; the oldest go first). */
   readonly maxPendingSettles?: number;
+  /** How often shared breakers and the configuration version are read (default 500 ms). */
+  readonly refreshIntervalMs?: number;
 }
+
+/** The stored configuration lives 30 days past its last change. */
+const CONFIG_TTL_MS = 30 * 86_400_000;
 
 const ALLOWED: RateDecision = Object.freeze({ allowed: true, retryAfterMs: 0 });
 
@@ -108,8 +131,8 @@ interface PendingSettle {
 }
 
 /**
- * Shared state in Redis for a fleet of daemons; group state (breakers, balancers) stays
- * in local memory in this step (see the module's TODO list).
+ * Shared state in Redis for a fleet of daemons; balancers and in-flight counts stay in
+ * local memory, breaker decisions go through the fleet's records (see the module doc).
  *
  * @example
  * ```ts ignore
@@ -147,6 +170,11 @@ export class RedisStateStore implements StateStore {
   #suppressed = 0;
   #pending: PendingSettle[] = [];
   #connected: Promise<void> | undefined;
+  readonly #shared: SharedBreakers;
+  readonly #refreshMs: number;
+  #refresh: ReturnType<typeof setInterval> | undefined;
+  #refreshing = false;
+  #onConfigVersion: ((version: number) => void) | undefined;
 
   constructor(options: RedisStateStoreOptions) {
     this.#url = options.url;
@@ -159,11 +187,26 @@ export class RedisStateStore implements StateStore {
     this.#warnMs = options.warnIntervalMs ?? 10_000;
     this.#leaseMs = options.reservationLeaseMs ?? 3_600_000;
     this.#maxPending = options.maxPendingSettles ?? 10_000;
-    this.local = new MemoryStateStore({
+    this.#refreshMs = options.refreshIntervalMs ?? 500;
+    // deno-lint-ignore no-this-alias
+    const self = this;
+    this.#shared = new SharedBreakers({
+      host: {
+        get available() {
+          return self.available;
+        },
+        call: (script, keys, args) => this.#call("breaker", script, keys, args),
+      },
+      prefix: options.prefix,
       clock: options.clock ?? systemClock,
       ...(options.events ? { events: options.events } : {}),
+    });
+    this.local = new MemoryStateStore({
+      clock: options.clock ?? systemClock,
+      events: this.#shared.events,
       ...(options.random ? { random: options.random } : {}),
     });
+    this.#shared.attach(this.local);
     this.#link = new RedisLink({
       url: options.url,
       onError: (e) => this.#unavailable(undefined, e),
@@ -197,6 +240,10 @@ export class RedisStateStore implements StateStore {
   async start(waitMs = this.#timeoutMs): Promise<boolean> {
     this.#connected ??= this.#link.start();
     this.#scheduleHealth(0);
+    if (this.#refresh === undefined && !this.#closed) {
+      this.#refresh = setInterval(() => void this.#tick(), this.#refreshMs);
+      unref(this.#refresh);
+    }
     const end = performance.now() + waitMs;
     while (!this.#up && !this.#closed && performance.now() < end) {
       await new Promise((r) => setTimeout(r, Math.min(10, Math.max(1, end - performance.now()))));
@@ -210,6 +257,8 @@ export class RedisStateStore implements StateStore {
     this.#up = false;
     if (this.#health !== undefined) clearTimeout(this.#health);
     this.#health = undefined;
+    if (this.#refresh !== undefined) clearInterval(this.#refresh);
+    this.#refresh = undefined;
     await this.#link.close();
     this.local.dispose();
   }
@@ -232,12 +281,96 @@ export class RedisStateStore implements StateStore {
   }
 
   group(group: GroupConfig, upstreams: ReadonlyMap<string, UpstreamConfig>): GroupState {
-    // TODO(issue 13, next step): breakers in Redis.
-    return this.local.group(group, upstreams);
+    // Balancing, in-flight and figures local; breaker openings, probes, pauses shared.
+    return this.#shared.wrap(group, this.local.group(group, upstreams));
   }
 
   retain(groupNames: ReadonlySet<string>): void {
     this.local.retain(groupNames);
+    this.#shared.retain(groupNames);
+  }
+
+  /**
+   * Stores an admin change (a configuration draft without its `state` block) under a
+   * new version and publishes the version; resolves with it. Rejects when Redis is away
+   * (the change then stays on this instance).
+   */
+  async publishConfig(json: string): Promise<number> {
+    const v = await this.#call("config", CONFIG_PUT, [configKey(this.#prefix)], [
+      json,
+      CONFIG_TTL_MS,
+      this.#shared.channel,
+    ]);
+    return Number(v);
+  }
+
+  /** The stored live configuration, if any (undefined too when Redis is away). */
+  async loadConfig(): Promise<StoredConfig | undefined> {
+    if (!this.available) return undefined;
+    try {
+      const r = await this.#link.send(
+        ["HMGET", configKey(this.#prefix), "v", "json"],
+        this.#timeoutMs,
+      );
+      if (!Array.isArray(r) || r[0] === null || typeof r[1] !== "string") return undefined;
+      return { version: Number(r[0]), json: r[1] };
+    } catch (e) {
+      this.#unavailable("config", e);
+      return undefined;
+    }
+  }
+
+  /**
+   * Called with the stored configuration's version whenever it is announced (pub/sub)
+   * or read by the periodic check; the listener compares it with what it applied.
+   */
+  onConfigVersion(listener: (version: number) => void): void {
+    this.#onConfigVersion = listener;
+  }
+
+  /** Runs a script in Redis; rejects (counted under `op`) when Redis is away or fails. */
+  async #call(
+    op: StateOp,
+    script: Script,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<Reply> {
+    if (!this.available) {
+      this.#count(op);
+      throw new Error("the state store is unavailable");
+    }
+    try {
+      return await this.#link.run(script, keys, args, this.#timeoutMs);
+    } catch (e) {
+      this.#unavailable(op, e);
+      throw e;
+    }
+  }
+
+  #onMessage(message: string): void {
+    if (message.startsWith("config|")) {
+      const v = Number(message.slice(7, message.lastIndexOf("|")));
+      if (v > 0) this.#onConfigVersion?.(v);
+      return;
+    }
+    this.#shared.onMessage(message);
+  }
+
+  /** The periodic refresh: shared breakers, and the configuration's version. */
+  async #tick(): Promise<void> {
+    if (this.#closed || this.#refreshing || !this.available) return;
+    this.#refreshing = true;
+    try {
+      await this.#shared.refresh();
+      if (this.#onConfigVersion !== undefined && this.available) {
+        const v = await this.#link.send(["HGET", configKey(this.#prefix), "v"], this.#timeoutMs);
+        if (v !== null && Number(v) > 0) this.#onConfigVersion(Number(v));
+      }
+    } catch (e) {
+      this.#unavailable("config", e);
+    } finally {
+      this.#refreshing = false;
+    }
   }
 
   /** @internal Client admission in Redis, or locally. */
@@ -410,6 +543,7 @@ export class RedisStateStore implements StateStore {
         // After a Redis restart the script cache is empty: load before the traffic does.
         await this.#link.load(SCRIPTS, Math.max(this.#timeoutMs, 1_000));
         this.#up = true;
+        void this.#link.subscribe(this.#shared.channel, (m) => this.#onMessage(m));
         this.#logger.log(
           "info",
           this.#everUp ? "state store available again" : "state store connected",

@@ -60,8 +60,8 @@ end
 `;
 
 /**
- * Per-IP token bucket (SPEC §4.4). KEYS: bucket. ARGV: now, per_second, burst.
- * Returns 0 when a token was taken, else the ms until one is there.
+ * Per-IP token bucket (docs/behaviour.md#rate-limits-per-ip). KEYS: bucket. ARGV: now, per_second,
+ * burst. Returns 0 when a token was taken, else the ms until one is there.
  */
 export const RATE_LIMIT: Script = script(
   "ratelimit",
@@ -191,7 +191,7 @@ export const REFUSAL_REASONS = [
 ] as const;
 
 /**
- * Client admission (SPEC §11.2). KEYS: client hash, held set. ARGV: now,
+ * Client admission (docs/behaviour.md#client-behaviour). KEYS: client hash, held set. ARGV: now,
  * requests_per_minute, tokens_per_minute, tokens_per_day (0 = off), estimate, the
  * reservation's member (`"<estimate>|<id>"`), lease ms. Returns `{0, 0, 0}` when
  * admitted (the request counted, the estimate reserved), else `{reason, retry ms, 0}`
@@ -261,8 +261,8 @@ return { 0, 0, 0 }
 );
 
 /**
- * Ends a reservation (SPEC §11.2). KEYS: client hash, held set. ARGV: now, member,
- * used tokens (-1: none reported, the estimate stands), lease ms. Returns 1 when the
+ * Ends a reservation (docs/behaviour.md#client-behaviour). KEYS: client hash, held set. ARGV: now,
+ * member, used tokens (-1: none reported, the estimate stands), lease ms. Returns 1 when the
  * reservation was held, 0 when not (settled already, or expired by its lease).
  */
 export const CLIENT_SETTLE: Script = script(
@@ -308,8 +308,155 @@ return { sum(c.req), sum(c.tok) + c.res, c.today + c.res }
 `,
 );
 
+/*
+ * Breakers and Retry-After pauses of one member (group, upstream, fingerprint of its
+ * url and breaker settings): `<prefix>br:{<group>\0<upstream>\0<fingerprint>}` — hash:
+ * `u` (an open breaker's end of cooldown, epoch ms; absent: not open), `p` (a
+ * Retry-After pause's end, epoch ms); `<same>:probe` — the fleet's single half-open
+ * probe slot (`SET NX PX`, the holder's id). Time here is always the caller's (ARGV),
+ * the same clock its local breaker runs on. Every change is PUBLISHed on
+ * `<prefix>events` as `kind|key|value`.
+ */
+
+/** An instance opened the breaker until ARGV[1]: store it (the later end wins), free the probe, publish. ARGV[2]: key TTL ms; ARGV[3]: channel; ARGV[4]: key name for the message. */
+export const BREAKER_OPEN: Script = script(
+  "breaker_open",
+  2,
+  `
+local u = tonumber(ARGV[1])
+local old = tonumber(redis.call('HGET', KEYS[1], 'u') or '0')
+if u > old then redis.call('HSET', KEYS[1], 'u', ARGV[1]) else u = old end
+redis.call('DEL', KEYS[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], 'open|' .. ARGV[4] .. '|' .. string.format('%.0f', u))
+return u
+`,
+);
+
+/** A probe succeeded: the breaker is closed fleet-wide. ARGV[1]: channel; ARGV[2]: key name. */
+export const BREAKER_CLOSE: Script = script(
+  "breaker_close",
+  2,
+  `
+redis.call('HDEL', KEYS[1], 'u')
+redis.call('DEL', KEYS[2])
+redis.call('PUBLISH', ARGV[1], 'close|' .. ARGV[2] .. '|0')
+return 1
+`,
+);
+
+/**
+ * Asks for the fleet's half-open probe slot: 0 granted; otherwise ms to wait (the
+ * breaker is still open elsewhere, or another instance holds the probe). ARGV[1]: now;
+ * ARGV[2]: holder id; ARGV[3]: lease ms.
+ */
+export const BREAKER_PROBE: Script = script(
+  "breaker_probe",
+  2,
+  `
+local now = tonumber(ARGV[1])
+local u = tonumber(redis.call('HGET', KEYS[1], 'u') or '0')
+if u > now then return u - now end
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', ARGV[3]) then return 0 end
+local t = redis.call('PTTL', KEYS[2])
+if t < 1 then t = 1 end
+return t
+`,
+);
+
+/** Gives back a probe slot (a cancelled probe) if ARGV[1] still holds it. */
+export const BREAKER_PROBE_FREE: Script = script(
+  "breaker_probe_free",
+  1,
+  `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+`,
+);
+
+/** A Retry-After pause until ARGV[1] (the later end wins). ARGV[2]: TTL ms; ARGV[3]: channel; ARGV[4]: key name. */
+export const MEMBER_PAUSE: Script = script(
+  "member_pause",
+  1,
+  `
+local p = tonumber(ARGV[1])
+local old = tonumber(redis.call('HGET', KEYS[1], 'p') or '0')
+if p > old then redis.call('HSET', KEYS[1], 'p', ARGV[1]) else p = old end
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+redis.call('PUBLISH', ARGV[3], 'pause|' .. ARGV[4] .. '|' .. string.format('%.0f', p))
+return p
+`,
+);
+
+/**
+ * The `u` and `p` of every member key given (the periodic refresh): a flat list. Its
+ * keys span slots: on Redis Cluster this script would need one call per member.
+ */
+export const BREAKER_READ: Script = script(
+  "breaker_read",
+  -1,
+  `
+local out = {}
+for i, k in ipairs(KEYS) do
+  local v = redis.call('HMGET', k, 'u', 'p')
+  out[2 * i - 1] = v[1] or '0'
+  out[2 * i] = v[2] or '0'
+end
+return out
+`,
+);
+
+/**
+ * Stores an admin change: bumps the version, keeps the configuration (no state
+ * block), publishes the version. ARGV[1]: JSON; ARGV[2]: TTL ms; ARGV[3]: channel.
+ */
+export const CONFIG_PUT: Script = script(
+  "config_put",
+  1,
+  `
+local v = redis.call('HINCRBY', KEYS[1], 'v', 1)
+redis.call('HSET', KEYS[1], 'json', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], 'config|' .. string.format('%.0f', v) .. '|0')
+return v
+`,
+);
+
 /** Every script, for loading them at connect time. */
-export const SCRIPTS: readonly Script[] = [RATE_LIMIT, CLIENT_ADMIT, CLIENT_SETTLE, CLIENT_USAGE];
+export const SCRIPTS: readonly Script[] = [
+  RATE_LIMIT,
+  CLIENT_ADMIT,
+  CLIENT_SETTLE,
+  CLIENT_USAGE,
+  BREAKER_OPEN,
+  BREAKER_CLOSE,
+  BREAKER_PROBE,
+  BREAKER_PROBE_FREE,
+  MEMBER_PAUSE,
+  BREAKER_READ,
+  CONFIG_PUT,
+];
+
+/** The key of one member's breaker and pause record. */
+export function memberKey(
+  prefix: string,
+  group: string,
+  upstream: string,
+  fingerprint: string,
+): string {
+  // One hash tag: the record and its `:probe` key share a Redis Cluster slot.
+  return `${prefix}br:{${group}\u0000${upstream}\u0000${fingerprint}}`;
+}
+
+/** The channel of breaker, pause and configuration news. */
+export function eventsChannel(prefix: string): string {
+  return `${prefix}events`;
+}
+
+/** The key of the live configuration stored by admin changes. */
+export function configKey(prefix: string): string {
+  return `${prefix}config`;
+}
 
 /** The keys of one client's limits under `prefix`. */
 export function clientKeys(prefix: string, client: string): [string, string] {

@@ -12,7 +12,7 @@ mainSuite(DENO_DAEMON);
 processSuite(DENO_DAEMON);
 adminSuite(DENO_DAEMON);
 // Deno cannot bound a connect directly: the probe runs once headers are 1 s late and
-// gives up after another 1 s (README, "What each timeout means on Deno").
+// gives up after another 1 s (docs/runtimes.md#what-each-timeout-means-on-deno).
 connectSuite(DENO_DAEMON, 3000);
 connectionSuite(DENO_DAEMON);
 llmSuite(DENO_DAEMON);

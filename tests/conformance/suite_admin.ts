@@ -2,7 +2,7 @@
  * Conformance cases of the admin listener, black box against a running daemon: a live
  * configuration change under load, bearer auth from the environment, the docs page
  * with and without `--debug`, and `/metrics` checked by `promtool` after traffic that
- * moves every metric of SPEC §8.
+ * moves every metric of docs/behaviour.md#metrics.
  */
 import assert from "node:assert/strict";
 import {
@@ -189,7 +189,7 @@ upstream_groups:
     }
   });
 
-  Deno.test(`conformance[${cmd.name}]: /metrics passes promtool and has every SPEC §8 metric`, async () => {
+  Deno.test(`conformance[${cmd.name}]: /metrics passes promtool and has every metric of docs/behaviour.md#metrics`, async () => {
     const mocks: Record<string, RunningMock> = {
       a: startMock({ name: "a" }),
       b: startMock({ name: "b" }),

@@ -1,6 +1,6 @@
 /**
- * Conformance of client keys and limits (SPEC §11) on one daemon, black box: 401
- * `invalid_api_key` without a key and with an unknown one (Bearer and `x-api-key`),
+ * Conformance of client keys and limits (docs/behaviour.md#client-keys-and-limits) on one daemon,
+ * black box: 401 `invalid_api_key` without a key and with an unknown one (Bearer and `x-api-key`),
  * anonymous under `optional`, the key never reaching an upstream (also not past header
  * ops and upstream auth), 403 `permission_denied` for a group and for a model, each
  * limit refusing at the right request with its code and `Retry-After`, a daily budget
@@ -129,7 +129,7 @@ upstream_groups:
 
 /** Registers the client keys and limits conformance cases for a daemon command. */
 export function clientsSuite(cmd: DaemonCommand): void {
-  Deno.test(`conformance[${cmd.name}]: client keys and limits (SPEC §11)`, async (t) => {
+  Deno.test(`conformance[${cmd.name}]: client keys and limits (docs/behaviour.md#client-keys-and-limits)`, async (t) => {
     const up = startMock({ name: "up", chunks: 3, chunkDelayMs: 5 });
     const loc = startMock({ name: "loc" });
     const p = { req: freePort(), opt: freePort(), ipl: freePort(), admin: freePort() };
@@ -199,7 +199,7 @@ function post(
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
-/** Asserts the proxy's own error answer (SPEC §6). */
+/** Asserts the proxy's own error answer (docs/behaviour.md#error-answers). */
 function assertProxyError(r: Answer, status: number, code: string, what = code): void {
   assert.equal(r.status, status, `${what}: ${r.text()}`);
   assert.equal(r.headers.get("x-llmproxy-error"), code, what);

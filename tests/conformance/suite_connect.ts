@@ -44,7 +44,7 @@ async function blackhole(): Promise<{ url: string; close(): void }> {
 /**
  * Registers the connect-timeout case. `boundMs` is how long the runtime may take to
  * give up: Node's undici bounds the connect itself (≈ connect), Deno probes once the
- * headers are `connect` late (≤ 2 × connect), as the README's timeout tables say.
+ * headers are `connect` late (≤ 2 × connect), as docs/runtimes.md#what-each-timeout-means-on-deno and #what-each-timeout-means-on-node say.
  */
 export function connectSuite(cmd: DaemonCommand, boundMs: number): void {
   Deno.test({

@@ -1,6 +1,6 @@
 /**
- * Conformance cases for what a client can do to a connection (SPEC §13): slow heads
- * and idle keep-alive connections are closed after the forward's `timeout.connect`
+ * Conformance cases for what a client can do to a connection (docs/behaviour.md#robustness): slow
+ * heads and idle keep-alive connections are closed after the forward's `timeout.connect`
  * (also when a reload changed it), and a 408 closes its connection with nothing after.
  */
 import assert from "node:assert/strict";

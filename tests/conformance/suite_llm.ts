@@ -1,9 +1,9 @@
 /**
- * Conformance of the LLM-aware traffic (SPEC §10) on one daemon: token usage read from
- * every API shape (also for clients that accept compressed answers), time to first
+ * Conformance of the LLM-aware traffic (docs/behaviour.md#llm-aware-traffic) on one daemon: token
+ * usage read from every API shape (also for clients that accept compressed answers), time to first
  * token and per output token, SSE passed byte for byte and paced, no usage → usage_missing,
- * `stream_usage` injection only where §10.4 says, model rules before path rules,
- * `model_map` per retry attempt, `least_requests`, `hash` affinity through a breaker,
+ * `stream_usage` injection only where docs/behaviour.md#stream_usage says, model rules before path
+ * rules, `model_map` per retry attempt, `least_requests`, `hash` affinity through a breaker,
  * and `/metrics` still passing promtool.
  *
  * Clients are the official `openai` SDK where a client would use it, and raw `fetch`
@@ -362,7 +362,7 @@ interface Env {
 
 /** Registers the LLM-aware conformance cases for a daemon command. */
 export function llmSuite(cmd: DaemonCommand): void {
-  Deno.test(`conformance[${cmd.name}]: LLM-aware traffic (SPEC §10)`, async (t) => {
+  Deno.test(`conformance[${cmd.name}]: LLM-aware traffic (docs/behaviour.md#llm-aware-traffic)`, async (t) => {
     const mocks: Mocks = {
       acct: startMock({ name: "acct" }),
       sse: startMock({ name: "sse" }),

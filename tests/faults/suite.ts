@@ -1,6 +1,7 @@
 /**
  * The fault suite: what a daemon does when its upstreams misbehave and its clients are
- * hostile (SPEC §4.1, §4.3, §5, §6, §13). Registered once per daemon command by
+ * hostile (docs/behaviour.md: #availability-and-breakers,
+ * #forwarding, #error-answers, #robustness). Registered once per daemon command by
  * `deno_test.ts` and `node_test.ts`.
  *
  * Every case states what the client sees (status, `x-llmproxy-error`, the OpenAI error
@@ -62,8 +63,8 @@ const CONNECT_S = 1;
 /** Slack on top of `timeout.connect` before a slow client must have been dealt with. */
 const SLOW_CLIENT_SLACK_MS = 2000;
 /**
- * How long an idle keep-alive connection may stay open. SPEC §13 asks for "a bound";
- * this allows Node's default keep-alive timeout (5 s) plus slack.
+ * How long an idle keep-alive connection may stay open. docs/behaviour.md#slow-clients asks for "a
+ * bound"; this allows Node's default keep-alive timeout (5 s) plus slack.
  */
 const IDLE_BOUND_MS = 7000;
 

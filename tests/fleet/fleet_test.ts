@@ -1,5 +1,5 @@
 /**
- * A fleet of daemons on one Redis (SPEC §12): per-IP buckets and client limits hold
+ * A fleet of daemons on one Redis (docs/behaviour.md#redis): per-IP buckets and client limits hold
  * across instances, a Redis that dies mid-load fails no request, and sharing resumes
  * within 5 s of its return. Every process is the test's own (redis-server on a free
  * loopback port without persistence, daemons, a mock upstream) and is stopped by PID.

@@ -40,6 +40,10 @@ export interface FleetOptions {
   readonly tokensPerMinute?: number;
   readonly prefix?: string;
   readonly timeoutMs?: number;
+  /** A `breaker` block for the upstream `u`. */
+  readonly breaker?: { threshold: number; cooldown: number };
+  /** A second upstream `v` (not in the group `g`), at this URL. */
+  readonly spareUrl?: string;
 }
 
 /** The configuration of one fleet member. */
@@ -64,8 +68,12 @@ http_server:
       ratelimit: { per_second: 1, burst: 3 }
   admin: { port: ${ports.admin}, address: 127.0.0.1 }
 upstreams:
-  - { name: u, url: "${mock.url}" }
-upstream_groups:
+  - { name: u, url: "${mock.url}"${
+    options.breaker
+      ? `, breaker: { threshold: ${options.breaker.threshold}, cooldown: ${options.breaker.cooldown} }`
+      : ""
+  } }
+${options.spareUrl ? `  - { name: v, url: "${options.spareUrl}" }\n` : ""}upstream_groups:
   - { name: g, upstreams: [{ name: u }] }
 clients:
   - name: team-a

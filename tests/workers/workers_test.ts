@@ -209,7 +209,10 @@ upstream_groups:
 `;
 }
 
-/** Client keys of the `keys` forward (SPEC §11); none may reach an upstream. */
+/**
+ * Client keys of the `keys` forward (docs/behaviour.md#client-keys-and-limits); none may reach an
+ * upstream.
+ */
 const WK_KEYS = {
   team: "sk-wk-team-0123456789abcdef",
   rpm: "sk-wk-rpm-0123456789abcdef",
@@ -860,7 +863,10 @@ async function cases(run: Run, env: Env): Promise<void> {
   });
 }
 
-/** The LLM-aware steps (SPEC §10): usage accounting, model rules, hash affinity. */
+/**
+ * The LLM-aware steps (docs/behaviour.md#llm-aware-traffic): usage accounting, model rules, hash
+ * affinity.
+ */
 async function llmCases(run: Run, env: Env): Promise<void> {
   const { main, peer } = env;
   const admin = { authorization: `Bearer ${TOKEN}` };
@@ -1072,8 +1078,8 @@ async function clientObject(mf: Miniflare, worker: string, client: string) {
 const CLIENT_LIMITS = { tokens_per_minute: 100, tokens_per_day: 1_000 };
 
 /**
- * Client limits in their Durable Object (SPEC §11.2), called as the isolates call it.
- * Runs first, so that the state is written (2 s after the change) long before the
+ * Client limits in their Durable Object (docs/behaviour.md#client-behaviour), called as the
+ * isolates call it. Runs first, so that the state is written (2 s after the change) long before the
  * restart step; {@linkcode clientLimitsAfterRestart} checks it came back.
  */
 async function clientLimitCases(run: Run, mf: () => Miniflare): Promise<number> {
@@ -1145,9 +1151,9 @@ async function clientLimitsAfterRestart(
 const KEYS_HOST = "http://keys.example.com";
 
 /**
- * Client keys through the bundle (SPEC §11): 401 and 403 in every isolate, a request
- * limit refusing, and 50 concurrent requests from two isolates against a token window
- * sized for 10: the client's Durable Object admits at most 10.
+ * Client keys through the bundle (docs/behaviour.md#client-keys-and-limits): 401 and 403 in every
+ * isolate, a request limit refusing, and 50 concurrent requests from two isolates against a token
+ * window sized for 10: the client's Durable Object admits at most 10.
  */
 async function clientKeyCases(run: Run, env: Env): Promise<void> {
   const { main, peer } = env;

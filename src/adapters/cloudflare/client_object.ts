@@ -1,6 +1,6 @@
 /**
  * {@linkcode ClientLimiterObject}: the Durable Object holding one client's limits
- * (SPEC §11.2) for every isolate.
+ * (docs/behaviour.md#client-behaviour) for every isolate.
  *
  * @module
  */

@@ -2,7 +2,7 @@
  * The Durable Objects that hold the state every isolate must share:
  *
  * - {@linkcode RateLimiterObject}: one object per rate-limit key (forward + client IP),
- *   a token bucket (SPEC §4.4).
+ *   a token bucket (docs/behaviour.md#rate-limits-per-ip).
  * - {@linkcode GroupStateObject}: one object per upstream group, running the same
  *   state machine as the in-memory store (breakers, balancer position, in-flight
  *   counts, latency and success figures, Retry-After pauses).
@@ -69,7 +69,7 @@ export class RateLimiterObject extends DurableObject {
     });
   }
 
-  /** Takes one token (SPEC §4.4). */
+  /** Takes one token (docs/behaviour.md#rate-limits-per-ip). */
   take(limit: RateLimitConfig): RateDecision {
     const now = systemClock.now();
     const bucket = this.#bucket ??= new TokenBucket(limit, now);
@@ -157,7 +157,9 @@ export class GroupStateObject extends DurableObject {
     });
   }
 
-  /** Chooses a member (SPEC §4.1–4.2) under the caller's configuration of the group. */
+  /**
+   * Chooses a member (docs/behaviour.md#strategies) under the caller's configuration of the group.
+   */
   select(
     key: string,
     spec: GroupSpec,

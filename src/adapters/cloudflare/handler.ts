@@ -24,7 +24,7 @@ import { DurableStateStore } from "./state_store.ts";
 /**
  * Nothing listens on ports on Workers (forwards are told apart by `hosts`), so forwards
  * may share a port, e.g. all keep the default. State is always in Durable Objects
- * there, so `state.store: redis` is refused (SPEC §12).
+ * there, so `state.store: redis` is refused (docs/behaviour.md#durable-objects).
  */
 const WORKERS_VALIDATION = { checkListeners: false, redisStore: false } as const;
 import type { DurableObjectNamespace, ExecutionContext } from "./types.ts";
@@ -49,7 +49,10 @@ export interface WorkerEnv {
   /** `true`: debug logs and the interactive API docs. */
   readonly LLMPROXY_DEBUG?: string;
   readonly RATE_LIMITER?: DurableObjectNamespace<RateLimiterObject>;
-  /** One object per client: client request and token limits (SPEC §11). */
+  /**
+   * One object per client: client request and token limits
+   * (docs/behaviour.md#client-keys-and-limits).
+   */
   readonly CLIENT_LIMITS?: DurableObjectNamespace<ClientLimiterObject>;
   readonly GROUP_STATE?: DurableObjectNamespace<GroupStateObject>;
   readonly CONFIG_STORE?: DurableObjectNamespace<ConfigObject>;

@@ -10,8 +10,8 @@
  * byte; the release waits for its settle, so the object sees them in order, and the
  * pipeline hands the release to `ctx.waitUntil` so it survives the response.
  *
- * Client limits (SPEC §11.2) cost one awaited round trip per request of a limited
- * client (the admission) and one when its answer ends (the settle).
+ * Client limits (docs/behaviour.md#client-behaviour) cost one awaited round trip per request of a
+ * limited client (the admission) and one when its answer ends (the settle).
  *
  * @module
  */
@@ -86,7 +86,7 @@ export class DurableStateStore implements StateStore {
   readonly #logger: Logger;
   readonly #rateIds = new IdCache(10_000);
   readonly #groupIds = new IdCache(1_000);
-  /** Client limits (SPEC §11.2): one Durable Object per client. */
+  /** Client limits (docs/behaviour.md#client-behaviour): one Durable Object per client. */
   readonly clients: ClientLimiter;
 
   constructor(bindings: DurableStateBindings, logger: Logger) {

@@ -1,5 +1,5 @@
 /**
- * Who may use the admin listener (SPEC §7).
+ * Who may use the admin listener (docs/behaviour.md#access).
  *
  * - `/health`, `/ready` and `/metrics` are open to everyone (probes, scrapers).
  * - With a token (`LLMPROXY_ADMIN_AUTH_TOKEN`), everything else (all of `/api/v1`)

@@ -23,7 +23,10 @@ const REMOTE = [
   "127.000.000.001",
 ];
 
-/** Every endpoint behind the rule: each read and write of SPEC §7, and unknown paths. */
+/**
+ * Every endpoint behind the rule: each read and write of
+ * docs/behaviour.md#endpoints-and-live-changes, and unknown paths.
+ */
 const GUARDED: [string, string, unknown?][] = [
   ["GET", `${API}/forwards`],
   ["GET", `${API}/forwards/main`],

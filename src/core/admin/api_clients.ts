@@ -1,6 +1,7 @@
 /**
- * `/api/v1/clients`: callers known by their key (SPEC §11.3). Created, replaced and
- * deleted through the whole-configuration validation, live at once for forwarding.
+ * `/api/v1/clients`: callers known by their key (docs/behaviour.md#client-admin-api-and-metrics).
+ * Created, replaced and deleted through the whole-configuration validation, live at once for
+ * forwarding.
  *
  * A client's key is a secret: every answer shows it as `"***"` (and its `key_sha256`),
  * a `"***"` sent back keeps the stored key, and no message quotes it. The one exception
@@ -140,9 +141,10 @@ function digestOf(body: Record<string, unknown>): string | undefined {
 }
 
 /**
- * A 409 when the body's key is another client's (compared as digests, SPEC §11.1).
- * The configuration's cross-check refuses it too, but as any invalid value; here it is
- * the conflict it is. The message names the other client, never the key.
+ * A 409 when the body's key is another client's (compared as digests,
+ * docs/behaviour.md#client-configuration). The configuration's cross-check refuses it too, but as
+ * any invalid value; here it is the conflict it is. The message names the other client, never the
+ * key.
  */
 function requireOwnKey(
   clients: readonly ClientConfig[],

@@ -1,7 +1,8 @@
 /**
- * `/api/v1/forwards`: the inbound listeners and their routing rules (SPEC §7). Forwards
- * are read-only here (their sockets belong to the process); their rules can be added,
- * retargeted and removed, addressed by the URL-safe base64 of the path pattern.
+ * `/api/v1/forwards`: the inbound listeners and their routing rules
+ * (docs/behaviour.md#endpoints-and-live-changes). Forwards are read-only here (their sockets belong
+ * to the process); their rules can be added, retargeted and removed, addressed by the URL-safe
+ * base64 of the path pattern.
  *
  * @module
  */

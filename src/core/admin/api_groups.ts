@@ -1,6 +1,6 @@
 /**
  * `/api/v1/upstream-groups`: groups with their members, weights and live member state
- * (SPEC §7). A PATCH replaces the member list atomically.
+ * (docs/behaviour.md#endpoints-and-live-changes). A PATCH replaces the member list atomically.
  *
  * @module
  */

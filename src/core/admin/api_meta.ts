@@ -1,6 +1,6 @@
 /**
  * The endpoints around the management API: `/health`, `/ready`, `/metrics` (open to
- * everyone, no token), `/api/v1/openapi.json` and the `/api/v1/docs` UI (SPEC §7).
+ * everyone, no token), `/api/v1/openapi.json` and the `/api/v1/docs` UI (docs/behaviour.md#access).
  *
  * They answer plain text, HTML or a document rather than the JSON envelope, so they
  * are plain Hono routes whose OpenAPI entries are registered by hand.

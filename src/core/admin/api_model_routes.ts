@@ -1,7 +1,7 @@
 /**
- * `/api/v1/forwards/{name}/model-routes`: a forward's model routing rules (SPEC §10.2),
- * addressed by the URL-safe base64 of their glob, with the same envelope, validation
- * and live, atomic application as the path rules.
+ * `/api/v1/forwards/{name}/model-routes`: a forward's model routing rules
+ * (docs/behaviour.md#model-routing), addressed by the URL-safe base64 of their glob, with the same
+ * envelope, validation and live, atomic application as the path rules.
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
- * `/api/v1/upstreams`: backend endpoints (SPEC §7). Created, replaced and deleted
- * through the whole-configuration validation; secrets masked in every answer and kept
- * when `"***"` is sent back.
+ * `/api/v1/upstreams`: backend endpoints (docs/behaviour.md#endpoints-and-live-changes). Created,
+ * replaced and deleted through the whole-configuration validation; secrets masked in every answer
+ * and kept when `"***"` is sent back.
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * The admin listener's app (SPEC §7): `/health`, `/ready`, `/metrics` and the
+ * The admin listener's app (docs/behaviour.md#admin-api): `/health`, `/ready`, `/metrics` and the
  * management API under `/api/v1`, built with `@hono/zod-openapi` so every endpoint's
  * request and answer schemas are checked and published in `/api/v1/openapi.json`.
  *

@@ -1,5 +1,5 @@
 /**
- * Bearer authentication of the admin API (SPEC §7): when a token is configured
+ * Bearer authentication of the admin API (docs/behaviour.md#access): when a token is configured
  * (`LLMPROXY_ADMIN_AUTH_TOKEN`), every `/api/v1` call must carry
  * `Authorization: Bearer <token>`.
  *

@@ -1,6 +1,6 @@
 /**
- * Changes to the live configuration, one at a time (DESIGN "The configuration is a
- * value"): each change copies the snapshot in force into a plain object, edits the
+ * Changes to the live configuration, one at a time (the configuration is a value):
+ * each change copies the snapshot in force into a plain object, edits the
  * copy, validates the whole of it with the same rules as a file, and only then swaps
  * it in with `gateway.apply`. Changes queue behind each other, so two concurrent
  * requests never both start from the same snapshot and lose one another.

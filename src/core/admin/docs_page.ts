@@ -1,5 +1,5 @@
 /**
- * The interactive API page served at `/api/v1/docs` with `--debug` (SPEC §7).
+ * The interactive API page served at `/api/v1/docs` with `--debug` (docs/behaviour.md#access).
  *
  * One self-contained HTML document: no scripts, styles or fonts from elsewhere (the
  * admin listener often runs where nothing outside is reachable, and the page is

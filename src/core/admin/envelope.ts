@@ -1,5 +1,5 @@
 /**
- * The admin API's answer envelopes (kept from the Rust release, SPEC §7):
+ * The admin API's answer envelopes (kept from the Rust release, docs/behaviour.md#envelope):
  * `{"code":<status>,"status":"success","data":…}` and
  * `{"code":<status>,"status":"error","error":{"type":…,"message":…}}`. The HTTP status
  * always equals `code`.
@@ -14,8 +14,8 @@
 import { z } from "zod";
 
 /**
- * The error statuses the admin API answers with, and their `type`. SPEC §7 names five
- * types and no `Forbidden`; a 403 (no token configured and the caller is not on
+ * The error statuses the admin API answers with, and their `type`. docs/behaviour.md#envelope names
+ * five types and no `Forbidden`; a 403 (no token configured and the caller is not on
  * loopback) is the closest of them, `Unauthorized`: the caller is not allowed in. The
  * HTTP status and `code` stay 403, which tells it apart from a missing token.
  */

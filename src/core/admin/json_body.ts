@@ -1,7 +1,7 @@
 /**
  * The JSON body of an admin write (POST, PUT, PATCH), read and checked before anything
- * else looks at it (SPEC §13: hostile input gets a clear 4xx, never a crash or a stack
- * trace). Every refusal is a 400 saying what was expected and what came:
+ * else looks at it (docs/behaviour.md#hostile-input: hostile input gets a clear 4xx, never a crash
+ * or a stack trace). Every refusal is a 400 saying what was expected and what came:
  *
  * - a media type other than JSON;
  * - more than {@linkcode MAX_BODY_BYTES} bytes, or bytes that are not UTF-8;

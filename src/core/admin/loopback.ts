@@ -1,6 +1,6 @@
 /**
- * Loopback addresses (SPEC §7): whether a listen address is reachable only from the
- * machine itself (the start-up warning about an admin API without a token), and
+ * Loopback addresses (docs/behaviour.md#access): whether a listen address is reachable only from
+ * the machine itself (the start-up warning about an admin API without a token), and
  * whether a connecting peer is the machine itself (the admin API without a token
  * answers only such peers).
  *

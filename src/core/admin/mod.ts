@@ -1,5 +1,5 @@
 /**
- * The admin listener (SPEC §7): health, readiness, Prometheus metrics, and the
+ * The admin listener (docs/behaviour.md#admin-api): health, readiness, Prometheus metrics, and the
  * management API under `/api/v1` with its OpenAPI document and, with `--debug`, an
  * interactive page.
  *

@@ -5,7 +5,10 @@ import { adminFixture } from "./test_helpers.ts";
 // deno-lint-ignore no-explicit-any
 type Json = any;
 
-/** Every endpoint of SPEC §7 with the statuses it must document. */
+/**
+ * Every endpoint of docs/behaviour.md#endpoints-and-live-changes with the statuses it must
+ * document.
+ */
 const ENDPOINTS: [string, string, number[]][] = [
   ["get", "/api/v1/forwards", [200, 401, 403]],
   ["get", "/api/v1/forwards/{name}", [200, 401, 403, 404]],

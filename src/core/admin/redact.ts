@@ -1,5 +1,6 @@
 /**
- * Keeps secrets out of admin error messages (SPEC §7: secrets are never returned).
+ * Keeps secrets out of admin error messages (docs/behaviour.md#secrets: secrets are never
+ * returned).
  *
  * Error messages quote values to say what came (`url: must be an absolute http(s) URL,
  * got "ftp://x?key=…"`), and a value may carry a secret: one the client just sent, or a

@@ -1,7 +1,8 @@
 /**
  * Route rules are addressed in the admin API by the URL-safe base64 of their path
- * pattern (SPEC §9), so that `/v1/*` or `/api/items/{id:[0-9]+}` fit in one URL
- * segment. Padding is optional on input and never written on output.
+ * pattern (docs/behaviour.md#endpoints-and-live-changes), so that `/v1/*` or
+ * `/api/items/{id:[0-9]+}` fit in one URL segment. Padding is optional on input and never written
+ * on output.
  *
  * @module
  */

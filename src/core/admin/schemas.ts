@@ -1,6 +1,6 @@
 /**
  * zod schemas of the admin API: request bodies, path parameters and the shapes of
- * answers (SPEC §9 "Admin shapes").
+ * answers (docs/behaviour.md#admin-shapes).
  *
  * Request bodies reuse the configuration file's schemas, so the API documents and
  * checks the same defaults, ranges and messages as a file; answers reuse the

@@ -1,7 +1,7 @@
 /**
  * Secrets in admin answers: masked as `"***"` on the way out, restored from the stored
- * configuration when a client sends the mask back (SPEC §7), so whatever a GET returns
- * can be PUT back unchanged without the client ever seeing a key.
+ * configuration when a client sends the mask back (docs/behaviour.md#secrets), so whatever a GET
+ * returns can be PUT back unchanged without the client ever seeing a key.
  *
  * What counts as a secret:
  * - `auth.token` and `auth.password` of an upstream;
@@ -11,13 +11,14 @@
  *   `?api-key=***`, `?sig=***`), as some providers take keys there;
  * - values of header operations whose header name says they carry a credential
  *   (`authorization`, `x-api-key`, `api-key`, `cookie`, names with `token` or `secret`);
- * - a client's `key` (SPEC §11.3); its `key_sha256` is shown, a digest gives no key away.
+ * - a client's `key` (docs/behaviour.md#secrets); its `key_sha256` is shown, a digest gives no key
+ *   away.
  *
  * Masking works on the text, never re-serialising a URL, so an unmasked part comes back
  * byte for byte and a round trip changes nothing.
  *
- * A stored secret stays bound to where it is sent (SPEC §7): `***` stands for it only
- * while the scheme, host and port it goes to are unchanged, i.e. the upstream's `url`
+ * A stored secret stays bound to where it is sent (docs/behaviour.md#secrets): `***` stands for it
+ * only while the scheme, host and port it goes to are unchanged, i.e. the upstream's `url`
  * for the upstream's secrets, the proxy URL for the proxy's password. Otherwise
  * whoever may write could point an upstream at their own host, send `***`, and receive
  * the real key with the next request; such a change is a 400 asking for the secret.
@@ -251,7 +252,7 @@ function maskWithoutSecret(where: string, what: string): AdminError {
   );
 }
 
-/** An upstream as the admin API shows it: secrets masked (SPEC §9 "Admin shapes"). */
+/** An upstream as the admin API shows it: secrets masked (docs/behaviour.md#admin-shapes). */
 export function maskUpstream(u: UpstreamConfig): UpstreamConfig {
   const auth = u.auth.type === "bearer"
     ? { type: "bearer" as const, token: MASK }
@@ -421,7 +422,8 @@ export const CLIENT_KEY_PREFIX = "sk-llmproxy-";
 
 /**
  * A new client key: 32 random bytes from `crypto.getRandomValues`, URL-safe base64
- * without padding, prefixed `sk-llmproxy-` (SPEC §11.3).
+ * without padding, prefixed `sk-llmproxy-`
+ * (docs/behaviour.md#client-admin-api-and-metrics).
  *
  * @example
  * ```ts

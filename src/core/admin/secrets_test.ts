@@ -41,7 +41,7 @@ Deno.test("restoreUrl puts stored values back where the mask stands", () => {
     restoreUrl("https://u:***@X.example:443/q?token=***", stored, "url"),
     "https://u:p4ss@X.example:443/q?token=t0k",
   );
-  // Another host, same user: the password does not follow (SPEC §7).
+  // Another host, same user: the password does not follow (docs/behaviour.md#secrets).
   assert.throws(
     () => restoreUrl("https://u:***@y.example/p", stored, "url"),
     /url: "\*\*\*" stands for the secret stored for https:\/\/x\.example, but url now sends to https:\/\/y\.example/,

@@ -1,5 +1,5 @@
 /**
- * `least_requests`: power of two choices on requests in flight (SPEC §10.5).
+ * `least_requests`: power of two choices on requests in flight (docs/behaviour.md#least_requests).
  *
  * @module
  */

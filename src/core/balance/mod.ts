@@ -1,6 +1,6 @@
 /**
- * Balancing strategies (SPEC §4.2, §10.5), one file each behind the {@linkcode Balancer}
- * interface, and the {@linkcode createBalancer} factory.
+ * Balancing strategies (docs/behaviour.md#strategies), one file each behind the
+ * {@linkcode Balancer} interface, and the {@linkcode createBalancer} factory.
  *
  * @module
  */

@@ -14,7 +14,7 @@ import type {
   MemberStatsSource,
 } from "./types.ts";
 
-/** Smoothing factor of the latency and success-rate EWMAs (SPEC §4.2). */
+/** Smoothing factor of the latency and success-rate EWMAs (docs/behaviour.md#strategies). */
 export const EWMA_ALPHA = 0.15;
 /** Latency a member is assumed to have before its first response, ms. */
 export const INITIAL_LATENCY_MS = 2000;

@@ -1,8 +1,8 @@
 /**
- * The one interface every balancing strategy implements (SPEC §4.2).
+ * The one interface every balancing strategy implements (docs/behaviour.md#strategies).
  *
- * A balancer only ever sees members that are available (SPEC §4.1): the group state
- * filters out open breakers and Retry-After pauses first, so no strategy can forget
+ * A balancer only ever sees members that are available (docs/behaviour.md#availability): the group
+ * state filters out open breakers and Retry-After pauses first, so no strategy can forget
  * to respect them.
  *
  * @module
@@ -11,8 +11,9 @@
 import type { Strategy } from "../config/types.ts";
 
 /**
- * The strategies of SPEC §10.5. Kept apart from the config's {@linkcode Strategy} until
- * the config admits them; once it does, {@linkcode BalanceStrategy} equals `Strategy`.
+ * The strategies of docs/behaviour.md#least_requests and docs/behaviour.md#hash. Kept apart from
+ * the config's {@linkcode Strategy} until the config admits them; once it does,
+ * {@linkcode BalanceStrategy} equals `Strategy`.
  */
 export type LlmStrategy = "least_requests" | "hash";
 
@@ -85,7 +86,7 @@ export interface Balancer {
    * matched by name), or `undefined` when it is empty. The array is borrowed for the
    * duration of the call only.
    *
-   * `key` is the request's affinity key (SPEC §10.5 `balance.hash_key`), extracted by
+   * `key` is the request's affinity key (docs/behaviour.md#hash, `balance.hash_key`), extracted by
    * the caller; only `hash` reads it, and `undefined` or `""` means the request has
    * none. Other strategies ignore it.
    */

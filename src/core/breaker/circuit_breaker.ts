@@ -1,5 +1,5 @@
 /**
- * The circuit breaker state machine of one upstream (SPEC §4.3).
+ * The circuit breaker state machine of one upstream (docs/behaviour.md#circuit-breaker).
  *
  * Pure and synchronous: it never performs I/O, it only learns outcomes from its
  * caller (the pipeline decides what a failure is) and reads time from an injected

@@ -1,6 +1,6 @@
 /**
- * Circuit breaker state machine (SPEC §4.3): pure, synchronous, clock-driven and
- * serialisable.
+ * Circuit breaker state machine (docs/behaviour.md#circuit-breaker): pure, synchronous,
+ * clock-driven and serialisable.
  *
  * @module
  */

@@ -17,7 +17,7 @@ const UNITS: Readonly<Record<string, number>> = {
 /** The units {@linkcode parseByteSize} accepts, for messages. */
 export const BYTE_SIZE_UNITS = "B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024)";
 
-/** 10 MiB, the default `max_body_size` (SPEC §5.3). */
+/** 10 MiB, the default `max_body_size` (docs/behaviour.md#request-body). */
 export const DEFAULT_MAX_BODY_SIZE = 10 * 1024 ** 2;
 
 const PATTERN = /^(\d+(?:\.\d+)?)\s*([A-Za-z]*)$/;

@@ -15,8 +15,8 @@ import { sha256Hex } from "../crypto/sha256.ts";
 import { addressesOverlap, formatListener, type IpAddress, parseListenAddress } from "./net.ts";
 
 /**
- * Compiles a route pattern (SPEC §3), throwing an `Error` that says what is wrong.
- * `shapeKey` is equal for patterns of the same shape (`/x/:a` and `/x/:b`).
+ * Compiles a route pattern (docs/behaviour.md#patterns), throwing an `Error` that says what is
+ * wrong. `shapeKey` is equal for patterns of the same shape (`/x/:a` and `/x/:b`).
  */
 export type RouteCompiler = (path: string) => { shapeKey: string };
 
@@ -134,7 +134,10 @@ export function crossCheck(
   return findings;
 }
 
-/** Where no Redis client runs (Workers), `state.store: redis` is refused (SPEC §12). */
+/**
+ * Where no Redis client runs (Workers), `state.store: redis` is refused
+ * (docs/behaviour.md#durable-objects).
+ */
 function checkNoRedisStore(
   root: Record<string, unknown>,
   error: (path: ConfigPath, message: string) => void,

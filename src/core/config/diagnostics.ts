@@ -30,7 +30,8 @@ export type LoadResult =
 export type ConfigPath = readonly (string | number)[];
 
 /**
- * Formats one diagnostic as `<file>:<line>:<column>: <yaml path>: <message>` (SPEC §9).
+ * Formats one diagnostic as `<file>:<line>:<column>: <yaml path>: <message>`
+ * (docs/behaviour.md#diagnostics-format).
  *
  * Warnings get `warning: ` in front of the message. Without a position (line 0, as for
  * {@linkcode validateConfig}) the `:<line>:<column>` part is left out, and without a

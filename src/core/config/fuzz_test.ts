@@ -1,6 +1,7 @@
 /**
  * Seeded mutations of every example configuration: whatever a file holds, loading it
- * answers with diagnostics (SPEC §9 lines) and never throws or hangs (SPEC §13).
+ * answers with diagnostics (docs/behaviour.md#diagnostics-format) and never throws or hangs
+ * (docs/behaviour.md#hostile-input).
  *
  * Deterministic: a failure names its seed, and `FUZZ_SEED=<n>` replays that one case
  * (`FUZZ_CASES=<n>` runs more of them).
@@ -338,7 +339,7 @@ function checkResult(result: LoadResult, positioned: boolean, where: string): vo
   }
   if (result.ok) {
     assert.ok(Object.isFrozen(result.config), where);
-    // What the admin API returns must be accepted back (SPEC §9 "Admin shapes").
+    // What the admin API returns must be accepted back (docs/behaviour.md#admin-shapes).
     const again = validateConfig(JSON.parse(JSON.stringify(result.config)));
     assert.ok(again.ok, `${where}: the snapshot does not validate back`);
   }

@@ -1,4 +1,7 @@
-/** The LLM-aware keys (SPEC §10): model_routing, model_map, hash strategy, stream_usage. */
+/**
+ * The LLM-aware keys (docs/behaviour.md#llm-aware-traffic): model_routing, model_map, hash
+ * strategy, stream_usage.
+ */
 import assert from "node:assert/strict";
 import { loadConfig } from "./mod.ts";
 import { report } from "./test_helpers.ts";

@@ -43,7 +43,8 @@ export interface ValidateOptions {
   checkListeners?: boolean;
   /**
    * Accept `state.store: redis` (default true). Off on Cloudflare Workers, where state
-   * is always shared through Durable Objects and no Redis client runs (SPEC §12).
+   * is always shared through Durable Objects and no Redis client runs
+   * (docs/behaviour.md#durable-objects).
    */
   redisStore?: boolean;
 }

@@ -1,5 +1,5 @@
 /**
- * The `state.redis.url` of SPEC §12: `redis://` or `rediss://`, `user:password@`
+ * The `state.redis.url` of docs/behaviour.md#redis: `redis://` or `rediss://`, `user:password@`
  * allowed. The URL carries a secret (the password, and a user name that some servers
  * take as one), so messages about it name what is wrong, never the value, and logs show
  * it through {@linkcode redisUrlForLogs}.

@@ -1,5 +1,5 @@
 /**
- * The configuration file schema (SPEC §1.1), in zod.
+ * The configuration file schema (docs/behaviour.md#keys-and-defaults), in zod.
  *
  * These schemas describe what a file or an admin request body may contain, with the
  * defaults filled in. They accept the snapshot shape too (a snapshot is a file with
@@ -34,7 +34,7 @@ import { modelGlobProblem } from "../llm/model_glob.ts";
 import { formatHashKey, parseHashKey } from "../balance/hash/hash_key.ts";
 import { sha256Hex } from "../crypto/sha256.ts";
 
-/** The balancing strategies of SPEC §4.2. */
+/** The balancing strategies of docs/behaviour.md#strategies. */
 export const STRATEGIES = [
   "roundrobin",
   "weighted_roundrobin",
@@ -74,13 +74,16 @@ const byteSize = () => {
   );
 };
 
-/** `routing[]` entry of a forward: a path pattern (SPEC §3) and the group it goes to. */
+/**
+ * `routing[]` entry of a forward: a path pattern (docs/behaviour.md#patterns) and the group it goes
+ * to.
+ */
 export const routeRuleSchema = mapping({
   path: nonEmpty("a non-empty path pattern"),
   target_group: name("a group name"),
 });
 
-/** A model glob (SPEC §10.2): `*` is any run of characters, the rest exact. */
+/** A model glob (docs/behaviour.md#model-routing): `*` is any run of characters, the rest exact. */
 const modelGlob = () => {
   const base = mustBeText("a model glob (a non-empty string; * matches any run of characters)");
   const error = (issue: { readonly input?: unknown }) => {
@@ -129,7 +132,10 @@ export const clientLimitsSchema = mapping({
   tokens_per_day: intIn(1, 1_000_000_000_000).optional(),
 });
 
-/** One `clients[]` entry (SPEC §11.1): a name, its key or the key's digest, limits. */
+/**
+ * One `clients[]` entry (docs/behaviour.md#client-configuration): a name, its key or the key's
+ * digest, limits.
+ */
 export const clientSchema = mapping({
   name: name(),
   // The key goes into headers: printable ASCII only, no spaces.
@@ -333,10 +339,10 @@ export const groupSchema = mapping({
   http_client: httpClientSchema.prefault({}),
 });
 
-/** Where shared state lives (SPEC §12). */
+/** Where shared state lives (docs/behaviour.md#shared-state). */
 export const STATE_STORES = ["memory", "redis"] as const;
 
-/** `state.redis`: the Redis a fleet of daemons shares (SPEC §12). */
+/** `state.redis`: the Redis a fleet of daemons shares (docs/behaviour.md#shared-state). */
 export const redisStateSchema = mapping({
   // The URL may carry a password: messages name what is wrong, never the value.
   url: secret(REDIS_URL_SHAPE, redisUrlProblem),
@@ -346,7 +352,10 @@ export const redisStateSchema = mapping({
   timeout: intIn(1, 10_000).default(250),
 });
 
-/** `state`: `store: memory` (default) or `redis` with its `redis` block (SPEC §12). */
+/**
+ * `state`: `store: memory` (default) or `redis` with its `redis` block
+ * (docs/behaviour.md#shared-state).
+ */
 export const stateSchema = mapping({
   store: oneOf(STATE_STORES).default("memory"),
   redis: redisStateSchema.optional(),

@@ -1,4 +1,7 @@
-/** The `state` block (SPEC §12): store, redis url/prefix/timeout, secrets, Workers. */
+/**
+ * The `state` block (docs/behaviour.md#shared-state): store, redis url/prefix/timeout, secrets,
+ * Workers.
+ */
 import assert from "node:assert/strict";
 import { loadConfig, redactRedisSecrets, redisUrlForLogs, validateConfig } from "./mod.ts";
 import { redisUrlProblem } from "./redis_url.ts";

@@ -7,7 +7,7 @@
  * Optional blocks (`ratelimit`, `breaker`, `retry`, `proxy`) are absent when off.
  */
 
-/** A balancing strategy name (SPEC §4.2). */
+/** A balancing strategy name (docs/behaviour.md#strategies). */
 export type Strategy =
   | "roundrobin"
   | "weighted_roundrobin"
@@ -23,7 +23,7 @@ export interface RouteRuleConfig {
   readonly target_group: string;
 }
 
-/** One model routing rule of a forward (SPEC §10.2). */
+/** One model routing rule of a forward (docs/behaviour.md#model-routing). */
 export interface ModelRouteConfig {
   /** A glob: `*` is any run of characters; otherwise exact and case-sensitive. */
   readonly model: string;
@@ -36,7 +36,7 @@ export interface RateLimitConfig {
   readonly burst: number;
 }
 
-/** Whether a forward asks for client keys (SPEC §11). */
+/** Whether a forward asks for client keys (docs/behaviour.md#client-keys-and-limits). */
 export type ClientAuthMode = "off" | "optional" | "required";
 
 /** Request and token limits of a client; each absent limit is off. */
@@ -46,7 +46,7 @@ export interface ClientLimitsConfig {
   readonly tokens_per_day?: number;
 }
 
-/** A caller known by its key (SPEC §11.1). */
+/** A caller known by its key (docs/behaviour.md#client-configuration). */
 export interface ClientConfig {
   readonly name: string;
   /** The secret the client sends; absent when only its digest is configured. */
@@ -77,7 +77,10 @@ export interface ForwardConfig {
   readonly trusted_proxies: readonly string[];
   /** Host names this forward answers on Workers (no ports there). */
   readonly hosts: readonly string[];
-  /** Client keys: `off` (default), `optional` or `required` (SPEC §11). */
+  /**
+   * Client keys: `off` (default), `optional` or `required`
+   * (docs/behaviour.md#client-keys-and-limits).
+   */
   readonly client_auth: ClientAuthMode;
 }
 
@@ -119,7 +122,7 @@ export interface UpstreamConfig {
   readonly weight: number;
   /**
    * Client model (glob) → the model name this upstream serves, tried in key order
-   * (SPEC §10.3); absent when empty.
+   * (docs/behaviour.md#model_map); absent when empty.
    */
   readonly model_map?: Readonly<Record<string, string>>;
 }
@@ -166,10 +169,10 @@ export interface GroupConfig {
   readonly http_client: HttpClientConfig;
 }
 
-/** Where shared state lives (SPEC §12). */
+/** Where shared state lives (docs/behaviour.md#shared-state). */
 export type StateStoreKind = "memory" | "redis";
 
-/** The Redis a fleet of daemons shares (SPEC §12). */
+/** The Redis a fleet of daemons shares (docs/behaviour.md#shared-state). */
 export interface RedisStateConfig {
   /** `redis://` or `rediss://`; may carry `user:password@` (a secret). */
   readonly url: string;
@@ -194,8 +197,10 @@ export interface Config {
   };
   readonly upstreams: readonly UpstreamConfig[];
   readonly upstream_groups: readonly GroupConfig[];
-  /** Callers known by key (SPEC §11); empty when none. */
+  /** Callers known by key (docs/behaviour.md#client-keys-and-limits); empty when none. */
   readonly clients: readonly ClientConfig[];
-  /** Where shared state lives (SPEC §12); `{ store: "memory" }` by default. */
+  /**
+   * Where shared state lives (docs/behaviour.md#shared-state); `{ store: "memory" }` by default.
+   */
   readonly state: StateConfig;
 }

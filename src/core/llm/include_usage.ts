@@ -1,6 +1,6 @@
 /**
- * `http_client.stream_usage` (SPEC §10.4): ask an OpenAI-compatible provider to report
- * usage at the end of a streamed chat completion, by adding
+ * `http_client.stream_usage` (docs/behaviour.md#stream_usage): ask an OpenAI-compatible provider to
+ * report usage at the end of a streamed chat completion, by adding
  * `"stream_options":{"include_usage":true}` to the request body in place.
  *
  * @module

@@ -1,7 +1,7 @@
 /**
  * A small, strict JSON scanner over raw UTF-8 bytes that finds where the members of an
- * object sit, so a request body can be edited in place (SPEC §10.3: only the value of
- * `model` changes, every other byte stays).
+ * object sit, so a request body can be edited in place (docs/behaviour.md#model_map: only the value
+ * of `model` changes, every other byte stays).
  *
  * It accepts exactly what `new TextDecoder("utf-8", { fatal: true })` followed by
  * `JSON.parse` accepts (a leading byte-order mark is skipped, as the decoder does), so an

@@ -1,7 +1,7 @@
 /**
- * LLM-aware request handling (SPEC §10): the request's model, model globs, `model_map`
- * and in-place body edits (`model`, `stream_options.include_usage`) that keep every
- * other byte of the body.
+ * LLM-aware request handling (docs/behaviour.md#llm-aware-traffic): the request's model, model
+ * globs, `model_map` and in-place body edits (`model`, `stream_options.include_usage`) that keep
+ * every other byte of the body.
  *
  * @module
  */

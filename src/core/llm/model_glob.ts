@@ -1,5 +1,6 @@
 /**
- * Model globs (SPEC §10.2, §10.3): `*` is any run of characters (also none), every other
+ * Model globs (docs/behaviour.md#model-routing,
+ * docs/behaviour.md#model_map): `*` is any run of characters (also none), every other
  * character is literal, matching is case-sensitive and covers the whole model name.
  *
  * Matching never uses a regular expression: the glob is split at its stars into literal

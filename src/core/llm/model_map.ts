@@ -1,5 +1,6 @@
 /**
- * `model_map` lookup (SPEC §10.3): client model (glob) → the name an upstream serves.
+ * `model_map` lookup (docs/behaviour.md#model_map): client model (glob) → the name an upstream
+ * serves.
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
  * The request's JSON body, parsed at most once and only when something asks
- * (SPEC §10.1): the model for routing, mapping, client limits and usage labels, a field
- * for `hash_key: body:<field>`, and the streaming flags for `stream_usage`.
+ * (docs/behaviour.md#request-model): the model for routing, mapping, client limits and usage
+ * labels, a field for `hash_key: body:<field>`, and the streaming flags for `stream_usage`.
  *
  * It is read with the same strict scanner the in-place editors use ({@linkcode
  * scanJsonDocument}) rather than `JSON.parse`: a body is then valid for the view exactly
@@ -73,7 +73,7 @@ export class RequestBody {
     return this.#scan;
   }
 
-  /** The top-level string `model`, else `undefined` (SPEC §10.1). */
+  /** The top-level string `model`, else `undefined` (docs/behaviour.md#request-model). */
   get model(): string | undefined {
     if (this.#model === null) this.#model = this.field("model");
     return this.#model;

@@ -1,6 +1,6 @@
 /**
- * `model_map` body rewriting (SPEC §10.3): change the value of the top-level `model`
- * and nothing else, byte for byte.
+ * `model_map` body rewriting (docs/behaviour.md#model_map): change the value of the top-level
+ * `model` and nothing else, byte for byte.
  *
  * @module
  */

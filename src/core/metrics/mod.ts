@@ -1,7 +1,7 @@
 /**
  * Metrics for llmproxy: a small, runtime-agnostic Prometheus registry (counters,
  * gauges, histograms with fixed label names and cached children) and
- * {@linkcode ProxyMetrics}, the set of metrics the proxy exports (SPEC §8).
+ * {@linkcode ProxyMetrics}, the set of metrics the proxy exports (docs/behaviour.md#metrics).
  *
  * @example
  * ```ts

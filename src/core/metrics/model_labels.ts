@@ -4,8 +4,8 @@ export const MAX_MODEL_LABELS = 200;
 const MAX_LABEL_LENGTH = 128;
 
 /**
- * The `model` label of the token metrics (SPEC §10.4): the first 200 distinct values
- * a process sees are used as they are, later ones are reported as `other`, so an
+ * The `model` label of the token metrics (docs/behaviour.md#label-values): the first 200 distinct
+ * values a process sees are used as they are, later ones are reported as `other`, so an
  * upstream (or a client through it) inventing model names cannot grow the series
  * without bound.
  */

@@ -1,6 +1,6 @@
 /**
- * The metrics llmproxy exports (SPEC §8 plus a few an operator needs), built once and
- * handed to the pipeline, the state store and the admin `/metrics` endpoint.
+ * The metrics llmproxy exports (docs/behaviour.md#metrics plus a few an operator needs), built once
+ * and handed to the pipeline, the state store and the admin `/metrics` endpoint.
  *
  * @module
  */
@@ -11,8 +11,13 @@ import { Gauge } from "./gauge.ts";
 import { Histogram } from "./histogram.ts";
 import { Registry } from "./registry.ts";
 
-/** Duration buckets in seconds (SPEC §8): from fast local models to five-minute streams. */
-/** Buckets of `llmproxy_time_per_output_token_seconds`: 1 ms to 2.5 s (SPEC §8). */
+/**
+ * Duration buckets in seconds (docs/behaviour.md#metrics): from fast local models to five-minute
+ * streams.
+ */
+/**
+ * Buckets of `llmproxy_time_per_output_token_seconds`: 1 ms to 2.5 s (docs/behaviour.md#metrics).
+ */
 export const TOKEN_BUCKETS: readonly number[] = Object.freeze([
   0.001,
   0.0025,
@@ -45,10 +50,12 @@ export const DURATION_BUCKETS: readonly number[] = Object.freeze([
   300,
 ]);
 
-/** `error` label values of `llmproxy_upstream_errors_total` (SPEC §9). */
+/** `error` label values of `llmproxy_upstream_errors_total` (docs/behaviour.md#label-values). */
 export type UpstreamErrorLabel = "unreachable" | "timeout" | "status_5xx" | "circuit_open";
 
-/** `result` label values of `llmproxy_circuitbreaker_calls_total` (SPEC §8). */
+/**
+ * `result` label values of `llmproxy_circuitbreaker_calls_total` (docs/behaviour.md#label-values).
+ */
 export type BreakerCallResult = "success" | "failure" | "rejected";
 
 /** Value of `llmproxy_circuitbreaker_state` per breaker state. */
@@ -142,7 +149,7 @@ export class ProxyMetrics {
   /** `llmproxy_upstream_ttfb_seconds{group, upstream}`. */
   readonly upstreamTtfb: Histogram<typeof GROUP_UPSTREAM>;
 
-  /** `llmproxy_tokens_total{group, upstream, model, type}` (SPEC §10.4). */
+  /** `llmproxy_tokens_total{group, upstream, model, type}` (docs/behaviour.md#token-usage). */
   readonly tokens: Counter<readonly ["group", "upstream", "model", "type"]>;
   /** `llmproxy_usage_missing_total{group, upstream}`. */
   readonly usageMissing: Counter<typeof GROUP_UPSTREAM>;
@@ -151,14 +158,17 @@ export class ProxyMetrics {
   /** `llmproxy_time_per_output_token_seconds{group, upstream, model}`. */
   readonly timePerOutputToken: Histogram<readonly ["group", "upstream", "model"]>;
 
-  /** `llmproxy_client_requests_total{client}` (SPEC §11.3). */
+  /** `llmproxy_client_requests_total{client}` (docs/behaviour.md#client-admin-api-and-metrics). */
   readonly clientRequests: Counter<readonly ["client"]>;
   /** `llmproxy_client_tokens_total{client, type}`; type is input or output. */
   readonly clientTokens: Counter<readonly ["client", "type"]>;
   /** `llmproxy_client_rejected_total{client, reason}`; reason is the error code. */
   readonly clientRejected: Counter<readonly ["client", "reason"]>;
 
-  /** `llmproxy_state_store_errors_total{op}` (SPEC §12): decisions made locally. */
+  /**
+   * `llmproxy_state_store_errors_total{op}` (docs/behaviour.md#shared-state): decisions made
+   * locally.
+   */
   readonly stateStoreErrors: Counter<readonly ["op"]>;
 
   /** Registers every metric in `registry` (a new one by default). */

@@ -16,7 +16,7 @@ import {
   TOKEN_BUCKET_LES,
 } from "../../../tests/spec_metrics.ts";
 
-/** SPEC §8 plus the operator extras: name, type and label names in order. */
+/** docs/behaviour.md#metrics plus the operator extras: name, type and label names in order. */
 const EXPECTED = [
   ...SPEC_METRICS,
   ...EXTRA_METRICS,

@@ -5,7 +5,7 @@ export const MAX_BACKOFF_MS = 30_000;
 
 /**
  * Wait before retry `n` (1-based): `initial × 2^(n−1)` with full jitter, capped at
- * 30 s (SPEC §5.5).
+ * 30 s (docs/behaviour.md#retries-and-failover).
  */
 export function backoffMs(n: number, initialMs: number, random: () => number): number {
   const ceiling = Math.min(MAX_BACKOFF_MS, initialMs * 2 ** (n - 1));

@@ -1,7 +1,6 @@
 /**
  * Body taps: how the core reads an answer's bytes as the adapter writes them, without
- * a JavaScript stream of its own in between (SPEC §10.4, DESIGN "Knowing the traffic
- * without slowing it").
+ * a JavaScript stream of its own in between (docs/behaviour.md#token-usage).
  *
  * An adapter that writes response bodies itself (the Node writer, the Deno listener)
  * offers to call taps for a request ({@linkcode offerTaps}). For such a request the core

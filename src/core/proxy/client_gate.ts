@@ -6,8 +6,8 @@ import type { ForwardRuntime, Snapshot } from "./snapshot.ts";
 const UNKNOWN = "unknown";
 
 /**
- * The client of a request on a forward with `client_auth` (SPEC §11.2): its key found,
- * or `anonymous` under `optional` when it sent none. A refusal is the 401 to send.
+ * The client of a request on a forward with `client_auth` (docs/behaviour.md#client-behaviour): its
+ * key found, or `anonymous` under `optional` when it sent none. A refusal is the 401 to send.
  */
 export async function identifyClient(
   ex: Exchange,

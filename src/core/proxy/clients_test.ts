@@ -1,4 +1,7 @@
-/** Client keys, permissions and limits through the gateway (SPEC §11). */
+/**
+ * Client keys, permissions and limits through the gateway
+ * (docs/behaviour.md#client-keys-and-limits).
+ */
 import assert from "node:assert/strict";
 import { ManualClock } from "../clock.ts";
 import { loadConfig } from "../config/mod.ts";

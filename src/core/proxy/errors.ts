@@ -1,4 +1,7 @@
-/** The proxy's own error codes (SPEC §6); also the `error` label of request metrics. */
+/**
+ * The proxy's own error codes (docs/behaviour.md#error-answers); also the `error` label of request
+ * metrics.
+ */
 export type ProxyErrorCode =
   | "rate_limited"
   | "body_too_large"

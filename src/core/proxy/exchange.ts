@@ -28,13 +28,13 @@ export class Exchange {
   ttfbMs = -1;
   /** The buffered request body's lazy view (model, fields), once the body was read. */
   requestBody: RequestBody | undefined;
-  /** The client (SPEC §11) once known: its name, or `anonymous`. */
+  /** The client (docs/behaviour.md#client-keys-and-limits) once known: its name, or `anonymous`. */
   clientName: string | undefined;
   /** Tokens reserved under the client's limits until the answer ends. */
   reservation: ClientReservation | undefined;
   /** An upstream answered (headers arrived), so its usage or the estimate counts. */
   upstreamAnswered = false;
-  /** Token usage the answer reported (SPEC §10.4), for the access log. */
+  /** Token usage the answer reported (docs/behaviour.md#token-usage), for the access log. */
   usage: { model?: string; input?: number; output?: number; ttftMs?: number } | undefined;
   readonly start: number;
   readonly method: string;

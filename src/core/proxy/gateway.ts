@@ -42,8 +42,8 @@ export interface GatewayOptions {
   readonly metrics?: ProxyMetrics;
   readonly random?: () => number;
   /**
-   * Read token usage from answers (SPEC §10.4); on by default. Off only to measure
-   * what it costs (the benchmark), since budgets and metrics depend on it.
+   * Read token usage from answers (docs/behaviour.md#token-usage); on by default. Off only to
+   * measure what it costs (the benchmark), since budgets and metrics depend on it.
    */
   readonly usageAccounting?: boolean;
 }

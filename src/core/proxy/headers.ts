@@ -27,7 +27,9 @@ export function stripHopByHop(headers: Headers): void {
 
 /** Facts about the client side needed to build the upstream request headers. */
 export interface ForwardedInfo {
-  /** The connecting peer: what X-Forwarded-For gets appended (SPEC §13). */
+  /**
+   * The connecting peer: what X-Forwarded-For gets appended (docs/behaviour.md#x-forwarded-for).
+   */
   readonly peer: string;
   readonly proto: string;
   readonly host: string | null;

@@ -23,9 +23,9 @@ import { recordUsage } from "./usage_accounting.ts";
 import { targetUrl } from "./target_url.ts";
 import { TransportError } from "./transport.ts";
 
-/** Statuses worth another try while nothing has reached the client (SPEC §5.5). */
+/** Statuses worth another try while nothing has reached the client (docs/behaviour.md#retries-and-failover). */
 const RETRIABLE = new Set([429, 500, 502, 503, 504]);
-/** Statuses whose Retry-After pauses the member (SPEC §4.1). */
+/** Statuses whose Retry-After pauses the member (docs/behaviour.md#availability). */
 const PAUSING = new Set([429, 503]);
 
 /**
@@ -87,7 +87,7 @@ export async function proxyRequest(
     }
   }
 
-  // The client's key (SPEC §11.2): after the per-IP limit, before the body is read.
+  // The client's key (docs/behaviour.md#client-behaviour): after the per-IP limit, before the body is read.
   let clientRt: ClientRuntime | undefined;
   if (fwd.config.client_auth !== "off") {
     const who = await identifyClient(ex, fwd, snap, request.headers);
@@ -122,14 +122,15 @@ export async function proxyRequest(
   // The body is parsed (at most once) only when something asks for the model or a field.
   const view = new RequestBody(body.body, request.headers.get("content-type"));
   ex.requestBody = view;
-  // Model rules first (SPEC §10.2), then the path's route, then the default group.
+  // Model rules first (docs/behaviour.md#model-routing), then the path's route, then the default group.
   const byModel = fwd.modelRules.length > 0 ? modelRoute(fwd, view) : undefined;
   const groupName = byModel ?? (match ? match.value : fwd.config.default_group);
   ex.group = groupName;
   const group = snap.groups.get(groupName)!;
 
   if (clientRt !== undefined) {
-    const model = view.isJson ? view.model : undefined;
+    // The body is parsed for the model only when the client's models are restricted.
+    const model = clientRt.models !== undefined && view.isJson ? view.model : undefined;
     const bytes = body.body?.byteLength ?? 0;
     const refused = await admitClient(ex, clientRt, groupName, model, bytes);
     if (refused !== undefined) return refused;
@@ -140,7 +141,7 @@ export async function proxyRequest(
     sendBody !== null && group.config.http_client.stream_usage && view.isJson &&
     path.endsWith("/chat/completions") && view.stream === true
   ) {
-    // So the provider reports usage for streamed answers too (SPEC §10.4).
+    // So the provider reports usage for streamed answers too (docs/behaviour.md#stream_usage).
     sendBody = injectIncludeUsage(sendBody, view.scan) as Uint8Array<ArrayBuffer>;
   }
 
@@ -181,7 +182,7 @@ type Step =
   | { readonly kind: "answer"; readonly response: Response }
   | { readonly kind: "retry"; readonly waitMs: number };
 
-/** The tries of one request against its group (SPEC §5.5). */
+/** The tries of one request against its group (docs/behaviour.md#retries-and-failover). */
 class Tries {
   readonly #ex: Exchange;
   readonly #snap: Snapshot;
@@ -279,14 +280,14 @@ class Tries {
         host: this.#request.headers.get("host"),
         agent: http.agent,
         trustForwarded: ex.viaTrustedProxy,
-        // The client's key is for the proxy only (SPEC §11.2).
+        // The client's key is for the proxy only (docs/behaviour.md#request-headers).
         dropClientKey: ex.fwd.config.client_auth !== "off",
       },
       up.config.headers,
       up.authorization,
     );
     if (gw.usageAccounting && this.#request.method === "POST" && ex.requestBody?.isJson) {
-      // Usage is read from the answer's bytes (SPEC §10.4), which compression hides:
+      // Usage is read from the answer's bytes (docs/behaviour.md#token-usage), which compression hides:
       // ask for them as they are, as the Deno transport does for every request. SDK
       // clients send `Accept-Encoding: gzip` and providers compress for them.
       setHeader(headers, "accept-encoding", "identity");
@@ -352,7 +353,7 @@ class Tries {
     return { step: answer(this.#respond(res, attempt, verdict)), end: undefined };
   }
 
-  /** The body for one member: its `model_map` applied (SPEC §10.3), else as it came. */
+  /** The body for one member: its `model_map` applied (docs/behaviour.md#model_map), else as it came. */
   #bodyFor(up: UpstreamRuntime): Uint8Array<ArrayBuffer> | null {
     const body = this.#body;
     if (body === null || up.modelMap === undefined) return body;
@@ -375,7 +376,7 @@ class Tries {
     const gw = ex.gw;
     const status = res.status;
     const out = clientResponseHeaders(res.headers);
-    // Usage is read from successful answers to POSTs, as they pass (SPEC §10.4).
+    // Usage is read from successful answers to POSTs, as they pass (docs/behaviour.md#token-usage).
     const usage = gw.usageAccounting && res.body !== null && this.#request.method === "POST" &&
         status < 300
       ? createUsageScanner(res.headers, { now: () => gw.clock.now() })

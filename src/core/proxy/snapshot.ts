@@ -25,7 +25,7 @@ export interface ForwardRuntime {
   readonly config: ForwardConfig;
   readonly router: Router<string>;
   readonly trusted: readonly Cidr[];
-  /** `model_routing`, tried before the router (SPEC §10.2). */
+  /** `model_routing`, tried before the router (docs/behaviour.md#model-routing). */
   readonly modelRules: readonly ModelRule[];
 }
 
@@ -62,7 +62,7 @@ export class Snapshot {
   readonly forwards: ReadonlyMap<string, ForwardRuntime>;
   readonly groups: ReadonlyMap<string, GroupRuntime>;
   readonly upstreams: ReadonlyMap<string, UpstreamRuntime>;
-  /** Clients by key digest (SPEC §11). */
+  /** Clients by key digest (docs/behaviour.md#client-keys-and-limits). */
   readonly clients: ClientIndex;
   #refs = 0;
   #retired = false;

@@ -1,5 +1,5 @@
 /**
- * The upstream URL of a request (SPEC §5.1):
+ * The upstream URL of a request (docs/behaviour.md#target-url):
  * - an upstream URL without a path (or `/`): the client's path is appended;
  * - a path that is a prefix of the client's path at a segment boundary is a base: the
  *   client's path is used as it is (`https://api.openai.com/v1` with an SDK sending

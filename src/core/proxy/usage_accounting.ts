@@ -2,8 +2,8 @@ import type { UsageReport } from "../usage/mod.ts";
 import type { Exchange } from "./exchange.ts";
 
 /**
- * Records what an answer reported about tokens (SPEC §10.4): the token counters, time
- * to first token and per output token, `usage_missing` for a successful JSON POST
+ * Records what an answer reported about tokens (docs/behaviour.md#token-usage): the token counters,
+ * time to first token and per output token, `usage_missing` for a successful JSON POST
  * that reported nothing, and the access log's fields.
  */
 export function recordUsage(

@@ -1,6 +1,6 @@
 /**
- * Token-bucket rate limiting (SPEC §4.4): the bucket arithmetic and a bounded keyed
- * limiter.
+ * Token-bucket rate limiting (docs/behaviour.md#rate-limits-per-ip): the bucket arithmetic and a
+ * bounded keyed limiter.
  *
  * @module
  */

@@ -26,7 +26,7 @@ export interface RateLimiterOptions {
 const ALLOWED: RateDecision = Object.freeze({ allowed: true, retryAfterMs: 0 });
 
 /**
- * Token buckets by key (SPEC §4.4).
+ * Token buckets by key (docs/behaviour.md#rate-limits-per-ip).
  *
  * A bucket that has refilled to capacity behaves exactly like a missing one, so such
  * buckets are dropped by a sweep. Sweeps are driven by `take` calls, never by timers,

@@ -1,6 +1,6 @@
 /**
- * Token bucket arithmetic (SPEC §4.4): capacity `burst`, refilled continuously at
- * `per_second` tokens per second, starting full.
+ * Token bucket arithmetic (docs/behaviour.md#rate-limits-per-ip): capacity `burst`, refilled
+ * continuously at `per_second` tokens per second, starting full.
  *
  * @module
  */

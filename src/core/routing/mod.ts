@@ -1,6 +1,6 @@
 /**
- * Request routing (SPEC §3): route pattern compilation, the priority between rules,
- * and the per-forward {@linkcode Router}.
+ * Request routing (docs/behaviour.md#routing): route pattern compilation, the priority between
+ * rules, and the per-forward {@linkcode Router}.
  *
  * @example
  * ```ts

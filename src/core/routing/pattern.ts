@@ -1,6 +1,6 @@
 /**
- * Route pattern parsing (SPEC §3). A pattern is compiled once, when a configuration
- * is loaded, so this file favours exact error messages over speed.
+ * Route pattern parsing (docs/behaviour.md#patterns). A pattern is compiled once, when a
+ * configuration is loaded, so this file favours exact error messages over speed.
  *
  * @module
  */
@@ -80,7 +80,7 @@ const PARAM_NAME_RULE =
   'a parameter name starts with a letter or "_" and continues with letters, digits, "_" or "-"';
 
 /**
- * Compiles a route pattern (SPEC §3).
+ * Compiles a route pattern (docs/behaviour.md#patterns).
  *
  * Segment forms: static text; `:name`; `{name:regex}` (JavaScript regex syntax, no
  * flags, anchored to the whole segment); `{name}` as a synonym of `:name`; `*` for

@@ -18,7 +18,7 @@ function compileError(path: string): RoutePatternError {
   assert.fail(`expected ${JSON.stringify(path)} to be rejected`);
 }
 
-Deno.test("compilePattern: every segment form of the SPEC §3 table", () => {
+Deno.test("compilePattern: every segment form of the docs/behaviour.md#patterns table", () => {
   assert.deepEqual(kinds("/api/users/admin"), ["static", "static", "static"]);
   assert.deepEqual(kinds("/api/users/:id"), ["static", "static", "param"]);
   assert.deepEqual(kinds("/api/items/{id:[0-9]+}"), ["static", "static", "regex"]);

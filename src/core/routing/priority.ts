@@ -1,6 +1,6 @@
 /**
- * Route priority (SPEC §3). Kept apart from the router so that the same order is used
- * by the trie, by tests that check it against a brute-force matcher, and by anyone
+ * Route priority (docs/behaviour.md#priority). Kept apart from the router so that the same order is
+ * used by the trie, by tests that check it against a brute-force matcher, and by anyone
  * who needs to explain to an operator why one rule won.
  *
  * @module
@@ -26,9 +26,9 @@ function kindRank(s: PatternSegment): number {
 }
 
 /**
- * Orders two patterns by SPEC §3 rules 1 to 4: negative when `a` takes priority over
- * `b`, positive when `b` does, 0 when only their order in the file can decide (rule 5,
- * which is the caller's to apply).
+ * Orders two patterns by the rules 1 to 4 of docs/behaviour.md#priority: negative when `a` takes
+ * priority over `b`, positive when `b` does, 0 when only their order in the file can decide (rule
+ * 5, which is the caller's to apply).
  *
  * 1. a fully static pattern wins; 2. more static segments win; 3. at the first
  * position where the kinds differ, static beats `{name:regex}` beats `:name` beats

@@ -12,7 +12,7 @@ import { testSegment } from "./regex_safety.ts";
 
 /** One routing rule: a pattern and what a match on it yields. */
 export interface RouteRule<T> {
-  /** The pattern (SPEC §3 syntax). */
+  /** The pattern (docs/behaviour.md#patterns syntax). */
   readonly path: string;
   /** Returned with a match, typically the target group. */
   readonly value: T;
@@ -54,7 +54,7 @@ class Node {
 }
 
 /**
- * Matches request paths against routing rules with the priority of SPEC §3.
+ * Matches request paths against routing rules with the priority of docs/behaviour.md#priority.
  *
  * Fully static rules are answered from a hash map; the others live in a segment trie
  * (static children, then regex, `:name` and `*` children) that is walked with

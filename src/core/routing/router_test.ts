@@ -18,7 +18,7 @@ function winner(r: Router<string>, path: string): string | undefined {
   return r.match(path)?.value;
 }
 
-Deno.test("Router: every form of the SPEC §3 table", () => {
+Deno.test("Router: every form of the docs/behaviour.md#patterns table", () => {
   const r = router(
     "/api/users/admin",
     "/api/users/:id",
@@ -244,7 +244,7 @@ function lcg(seed: number): () => number {
   };
 }
 
-/** The obvious algorithm: try every rule, keep the best by SPEC §3. */
+/** The obvious algorithm: try every rule, keep the best by docs/behaviour.md#priority. */
 function bruteForce<T>(
   rules: { path: string; value: T }[],
   path: string,

@@ -1,6 +1,6 @@
 /**
- * Client limits in memory (SPEC §11.2): the {@linkcode ClientLimiter} of the Deno and
- * Node daemons, and the decision core that each client's Durable Object runs on
+ * Client limits in memory (docs/behaviour.md#client-behaviour): the {@linkcode ClientLimiter} of
+ * the Deno and Node daemons, and the decision core that each client's Durable Object runs on
  * Workers.
  *
  * @module

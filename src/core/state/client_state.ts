@@ -1,6 +1,6 @@
 /**
- * The limits state of one client (SPEC §11.2): a request bucket, a sliding 60 s window
- * of tokens, today's tokens and the reservations of running requests.
+ * The limits state of one client (docs/behaviour.md#client-behaviour): a request bucket, a sliding
+ * 60 s window of tokens, today's tokens and the reservations of running requests.
  *
  * @module
  */

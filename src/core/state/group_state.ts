@@ -173,7 +173,8 @@ export class MemoryGroupState implements GroupState {
       available.push(slot);
       if (exclude === undefined || !exclude.has(slot.name)) preferred.push(slot);
     }
-    // All available members already tried: retry on them rather than fail (SPEC §5.5).
+    // All available members already tried: retry on them rather than fail
+    // (docs/behaviour.md#retries-and-failover).
     const pool = preferred.length > 0 ? preferred : available;
     const chosen = pool.length === 0
       ? undefined
@@ -236,7 +237,10 @@ export class MemoryGroupState implements GroupState {
     }));
   }
 
-  /** No member available: say when the earliest one will be (SPEC §9, 503 Retry-After). */
+  /**
+   * No member available: say when the earliest one will be (docs/behaviour.md#availability, 503
+   * Retry-After).
+   */
   #refuse(now: number): SelectResult {
     let earliest = Number.POSITIVE_INFINITY;
     for (const slot of this.#slots) {

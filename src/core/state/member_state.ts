@@ -16,7 +16,7 @@ import type { Clock } from "../clock.ts";
 import type { UpstreamConfig } from "../config/types.ts";
 import type { AttemptOutcome, StateEvents } from "./types.ts";
 
-/** Longest Retry-After pause the store honours (SPEC §4.1). */
+/** Longest Retry-After pause the store honours (docs/behaviour.md#availability). */
 export const MAX_PAUSE_MS = 60_000;
 
 /**
@@ -69,7 +69,7 @@ export class MemberState implements MemberStats {
     });
   }
 
-  /** Whether a balancer may choose this member at `now` (SPEC §4.1). */
+  /** Whether a balancer may choose this member at `now` (docs/behaviour.md#availability). */
   isAvailable(now: number): boolean {
     if (this.pausedUntil > now) return false;
     return this.breaker === undefined || this.breaker.isAvailable();

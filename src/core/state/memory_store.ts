@@ -55,7 +55,7 @@ export class MemoryStateStore implements StateStore {
   readonly #random: (() => number) | undefined;
   readonly #limiter: RateLimiter;
   readonly #groups = new Map<string, GroupRecord>();
-  /** Client limits (SPEC §11.2), on the store's clock. */
+  /** Client limits (docs/behaviour.md#client-behaviour), on the store's clock. */
   readonly clients: MemoryClientLimiter;
   #lastId = 0;
   readonly #nextId = (): number => ++this.#lastId;

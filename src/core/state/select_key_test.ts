@@ -22,7 +22,7 @@ function setup(strategy: string) {
   const group: GroupConfig = {
     name: "g",
     upstreams: NAMES.map((name) => ({ name, weight: 1 })),
-    // The config's Strategy does not list the §10.5 names yet.
+    // The config's Strategy does not list `least_requests` and `hash` yet.
     balance: { strategy: strategy as Strategy },
     http_client: {
       agent: "LLMProxy/1.0",
@@ -69,7 +69,7 @@ Deno.test("a paused member's keys move away and come back when it returns", asyn
   };
   const before = await Promise.all(keys.map(owner));
   const victim = before[0]!;
-  // A 503 with Retry-After makes the member unavailable for 10 s (SPEC §4.1).
+  // A 503 with Retry-After makes the member unavailable for 10 s (docs/behaviour.md#availability).
   const s = await pick(state, { key: keys[0]! });
   await state.settle(s, { kind: "failure", unavailableForMs: 10_000 });
   await state.release(s);

@@ -5,7 +5,7 @@
  * @module
  */
 
-/** Length of the client limits' sliding window (SPEC §11.2). */
+/** Length of the client limits' sliding window (docs/behaviour.md#client-behaviour). */
 export const WINDOW_MS = 60_000;
 
 /** Records closer together than this share one entry (see {@linkcode SlidingWindow}). */

@@ -61,10 +61,13 @@ export interface MemberStatus {
 
 /** How a member is to be selected (see {@linkcode GroupState.select}). */
 export interface SelectOptions {
-  /** Members already tried by this request: others are preferred (SPEC §5.5). */
+  /**
+   * Members already tried by this request: others are preferred
+   * (docs/behaviour.md#retries-and-failover).
+   */
   readonly exclude?: ReadonlySet<string>;
   /**
-   * The request's affinity key for the `hash` strategy (SPEC §10.5), as extracted per
+   * The request's affinity key for the `hash` strategy (docs/behaviour.md#hash), as extracted per
    * `balance.hash_key`; `undefined` or `""` when the request has none (then `hash`
    * balances as `least_requests`). Other strategies ignore it.
    */
@@ -78,7 +81,8 @@ export interface SelectOptions {
  */
 export interface GroupState {
   /**
-   * Chooses an available member (SPEC §4.1–4.2, §10.5), preferring members not in
+   * Chooses an available member (docs/behaviour.md#availability,
+   * docs/behaviour.md#strategies), preferring members not in
    * `exclude` (already tried by this request), and takes its in-flight slot and, when
    * half-open, the breaker's probe slot. A bare set is the `exclude` of the options
    * (the original signature, still accepted).
@@ -96,7 +100,9 @@ export interface GroupState {
   status(): Promise<readonly MemberStatus[]>;
 }
 
-/** Why a client's request was refused by its limits (the SPEC §6 codes). */
+/**
+ * Why a client's request was refused by its limits (the codes of docs/behaviour.md#error-answers).
+ */
 export type ClientRefusal = "rate_limited" | "tokens_rate_limited" | "budget_exceeded";
 
 /**
@@ -131,8 +137,8 @@ export interface ClientUsage {
 }
 
 /**
- * Client limits (SPEC §11.2): a request bucket of `requests_per_minute` refilled at
- * N/60 per second, a sliding 60 s window of tokens and a UTC-day budget. Admission is
+ * Client limits (docs/behaviour.md#client-behaviour): a request bucket of `requests_per_minute`
+ * refilled at N/60 per second, a sliding 60 s window of tokens and a UTC-day budget. Admission is
  * one decision: every limit is checked against used + reserved + the estimate, and
  * only when all pass is the request counted and the estimate reserved.
  */
@@ -166,6 +172,8 @@ export interface StateStore {
   group(group: GroupConfig, upstreams: ReadonlyMap<string, UpstreamConfig>): GroupState;
   /** Drops state of groups that are no longer configured. */
   retain(groupNames: ReadonlySet<string>): void;
-  /** Client limits (SPEC §11), kept where the rest of the state is. */
+  /**
+   * Client limits (docs/behaviour.md#client-keys-and-limits), kept where the rest of the state is.
+   */
   readonly clients: ClientLimiter;
 }

@@ -1,5 +1,5 @@
 /**
- * UTC days for the daily token budget (SPEC §11.2).
+ * UTC days for the daily token budget (docs/behaviour.md#client-behaviour).
  *
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Token usage from a non-streaming JSON answer (SPEC §10.4).
+ * Token usage from a non-streaming JSON answer (docs/behaviour.md#token-usage).
  *
  * The body is copied aside while it passes (up to a bound; a larger answer is not read
  * at all) and read once at its end: the top-level object's keys are walked in raw bytes,

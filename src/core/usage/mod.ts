@@ -1,6 +1,6 @@
 /**
- * Token usage accounting (SPEC §10.4): reads an upstream answer's token usage, model and
- * SSE event times while its bytes pass to the client, without changing, copying for
+ * Token usage accounting (docs/behaviour.md#token-usage): reads an upstream answer's token usage,
+ * model and SSE event times while its bytes pass to the client, without changing, copying for
  * output or holding back any of them.
  *
  * @example

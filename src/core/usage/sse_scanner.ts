@@ -1,8 +1,7 @@
 /**
  * Token usage from a Server-Sent Events answer, read while the bytes pass through.
  *
- * The cost is the product (SPEC §10.4, DESIGN "Knowing the traffic without slowing it"):
- * every event of an LLM stream goes through here, so the scanner works on raw bytes.
+ * The cost is the product (docs/behaviour.md#token-usage): every event of an LLM stream goes through here, so the scanner works on raw bytes.
  * One loop over each line finds its end and, on the way, the `"usage"` key; nothing is
  * decoded unless an event carries usage (or, in the first events, the model), and only
  * that event is parsed. A line complete inside the chunk is read where it lies; only the
@@ -22,7 +21,7 @@ import {
   type UsageReport,
 } from "./usage_shapes.ts";
 
-/** The bound on one line (and on one event's data) from SPEC §10.4. */
+/** The bound on one line (and on one event's data) from docs/behaviour.md#token-usage. */
 export const MAX_LINE_BYTES = 1024 * 1024;
 
 /** Options of {@linkcode SseUsageScanner}. */

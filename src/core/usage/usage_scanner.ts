@@ -32,8 +32,8 @@ export interface UsageScannerOptions {
 }
 
 /**
- * The mode for an answer's `Content-Type` (SPEC §10.4): `text/event-stream` is SSE, a
- * type containing `json` is JSON, anything else is not read. A body with a
+ * The mode for an answer's `Content-Type` (docs/behaviour.md#token-usage): `text/event-stream` is
+ * SSE, a type containing `json` is JSON, anything else is not read. A body with a
  * `Content-Encoding` other than `identity` is not read either: its bytes are compressed.
  */
 export function usageMode(

@@ -1,7 +1,7 @@
 /**
- * What an answer says about its token usage, and where each API writes it (SPEC §10.4).
- * These functions read already-parsed JSON values; finding the bytes worth parsing is
- * the scanners' job.
+ * What an answer says about its token usage, and where each API writes it
+ * (docs/behaviour.md#token-usage). These functions read already-parsed JSON values; finding the
+ * bytes worth parsing is the scanners' job.
  *
  * @module
  */

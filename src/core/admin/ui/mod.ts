@@ -3,8 +3,8 @@
  * (its script, styles and uPlot, embedded in the bundle) and `GET /api/v1/stats` (the
  * figures it shows, refreshed every 2 s).
  *
- * Access follows the admin rules (SPEC §7): `/api/v1/stats` is an `/api/v1` call like
- * any other. The page and its assets are static (nothing of the configuration or the
+ * Access follows the admin rules (docs/behaviour.md#access): `/api/v1/stats` is an `/api/v1` call
+ * like any other. The page and its assets are static (nothing of the configuration or the
  * traffic), so with a token configured they are served without one, as a browser
  * cannot send a bearer header when it opens a page: the page asks for the token, keeps
  * it in the tab's session storage and sends it with every call. Without a token, page

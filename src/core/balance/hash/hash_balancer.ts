@@ -1,5 +1,5 @@
 /**
- * `hash`: affinity by rendezvous hashing of a request key (SPEC §10.5).
+ * `hash`: affinity by rendezvous hashing of a request key (docs/behaviour.md#hash).
  *
  * @module
  */
@@ -19,8 +19,8 @@ import { rendezvousPick } from "./rendezvous.ts";
  * empty `user`) is balanced as `least_requests` rather than all piling onto the one
  * member that the empty key hashes to.
  *
- * A retry (SPEC §5.5) is offered only the members not yet tried, so it goes to the
- * key's next member in rendezvous order: the same fallback every instance would use.
+ * A retry (docs/behaviour.md#retries-and-failover) is offered only the members not yet tried, so it
+ * goes to the key's next member in rendezvous order: the same fallback every instance would use.
  *
  * @example
  * ```ts

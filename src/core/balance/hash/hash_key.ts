@@ -1,5 +1,5 @@
 /**
- * The `balance.hash_key` setting (SPEC §10.5): where a `hash` group finds a
+ * The `balance.hash_key` setting (docs/behaviour.md#hash): where a `hash` group finds a
  * request's affinity key.
  *
  * @module
@@ -9,7 +9,10 @@
 export type HashKeySpec =
   /** The value of a request header (`name` is lower-case). */
   | { readonly source: "header"; readonly name: string }
-  /** The client IP as the rate limiter sees it (SPEC §4.4, `trusted_proxies`). */
+  /**
+   * The client IP as the rate limiter sees it (docs/behaviour.md#rate-limits-per-ip,
+   * `trusted_proxies`).
+   */
   | { readonly source: "client_ip" }
   /** A top-level string field of the JSON body, e.g. `user` or `prompt_cache_key`. */
   | { readonly source: "body"; readonly field: string };

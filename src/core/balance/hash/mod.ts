@@ -1,5 +1,5 @@
 /**
- * The `hash` strategy (SPEC §10.5): the balancer, the fleet-wide rendezvous hash it
+ * The `hash` strategy (docs/behaviour.md#hash): the balancer, the fleet-wide rendezvous hash it
  * uses, and the `balance.hash_key` setting.
  *
  * @module
