@@ -1,3 +1,4 @@
+import { internalErrorResponse, logUnhandled } from "../../core/proxy/errors.ts";
 import type { Listener, ServeOptions } from "../../daemon/runtime.ts";
 import { connectionBudget } from "../../daemon/connection_budget.ts";
 import { bodyTapOf, offerTaps } from "../../core/proxy/body_tap.ts";
@@ -110,7 +111,7 @@ class ConnListener implements Listener {
         const now = Date.now();
         if (now - this.#acceptErrorLoggedAt >= 10_000) {
           this.#acceptErrorLoggedAt = now;
-          logError("accept failed; shedding idle connections and retrying", e);
+          logUnhandled("accept failed; shedding idle connections and retrying", e);
         }
         await new Promise((r) => setTimeout(r, 50));
         continue;
@@ -125,7 +126,7 @@ class ConnListener implements Listener {
       try {
         http = serveHttp(tcp);
       } catch (e) {
-        logError("cannot serve a connection", e);
+        logUnhandled("cannot serve a connection", e);
         tcp.close();
         continue;
       }
@@ -177,8 +178,8 @@ class ConnListener implements Listener {
           completed,
         });
       } catch (e) {
-        logError("unhandled error", e);
-        response = internalError();
+        logUnhandled("unhandled error", e);
+        response = internalErrorResponse();
       }
       try {
         await sendAnswer(event, response);
@@ -302,25 +303,4 @@ function readLimits(): string | undefined {
 function isClientGone(e: unknown): boolean {
   const m = e instanceof Error ? e.message : String(e);
   return /connection closed|broken pipe|reset by peer|connection error/i.test(m);
-}
-
-function logError(msg: string, error: unknown): void {
-  console.error(JSON.stringify({
-    ts: new Date().toISOString(),
-    level: "error",
-    msg,
-    error: error instanceof Error ? error.message : String(error),
-  }));
-}
-
-function internalError(): Response {
-  return new Response(
-    JSON.stringify({
-      error: { message: "internal error", type: "llmproxy_error", code: "internal" },
-    }),
-    {
-      status: 500,
-      headers: { "content-type": "application/json", "x-llmproxy-error": "internal" },
-    },
-  );
 }

@@ -1,7 +1,7 @@
 import { Buffer } from "node:buffer";
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
-import { errorResponse } from "../../core/proxy/errors.ts";
+import { errorResponse, internalErrorResponse, logUnhandled } from "../../core/proxy/errors.ts";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { connectionBudget } from "../../daemon/connection_budget.ts";
@@ -122,17 +122,17 @@ export function nodeServe(options: ServeOptions): Promise<Listener> {
         completed,
       });
     } catch (e) {
-      logError(e);
-      response = internalError();
+      logUnhandled("unhandled error", e);
+      response = internalErrorResponse();
     }
     try {
       await writeResponse(res, response, ac.signal, !closing, onBodyError);
     } catch (e) {
-      logError(e);
+      logUnhandled("unhandled error", e);
     }
   };
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
-    onRequest(req, res).catch(logError);
+    onRequest(req, res).catch((e) => logUnhandled("unhandled error", e));
   });
   // CONNECT never reaches "request": refuse it in the same shape as TRACE.
   server.on("connect", (req: IncomingMessage, socket: Duplex) => {
@@ -174,7 +174,7 @@ export function nodeServe(options: ServeOptions): Promise<Listener> {
     server.once("error", reject);
     server.listen({ host: options.hostname, port: options.port }, () => {
       server.off("error", reject);
-      server.on("error", logError);
+      server.on("error", (e) => logUnhandled("server error", e));
       const addr = server.address() as AddressInfo;
       listenerHost = addr.family === "IPv6"
         ? `[${addr.address}]:${addr.port}`
@@ -222,25 +222,4 @@ async function answerRaw(socket: Duplex, response: Response, status?: number): P
   } catch {
     socket.destroy();
   }
-}
-
-function logError(error: unknown): void {
-  console.error(JSON.stringify({
-    ts: new Date().toISOString(),
-    level: "error",
-    msg: "unhandled error",
-    error: error instanceof Error ? error.message : String(error),
-  }));
-}
-
-function internalError(): Response {
-  return new Response(
-    JSON.stringify({
-      error: { message: "internal error", type: "llmproxy_error", code: "internal" },
-    }),
-    {
-      status: 500,
-      headers: { "content-type": "application/json", "x-llmproxy-error": "internal" },
-    },
-  );
 }

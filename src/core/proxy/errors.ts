@@ -15,7 +15,8 @@ export type ProxyErrorCode =
   | "invalid_api_key"
   | "permission_denied"
   | "tokens_rate_limited"
-  | "budget_exceeded";
+  | "budget_exceeded"
+  | "internal";
 
 const STATUS: Record<ProxyErrorCode, number> = {
   rate_limited: 429,
@@ -31,6 +32,7 @@ const STATUS: Record<ProxyErrorCode, number> = {
   permission_denied: 403,
   tokens_rate_limited: 429,
   budget_exceeded: 429,
+  internal: 500,
 };
 
 /**
@@ -58,4 +60,19 @@ export function errorResponse(
 /** HTTP status of a proxy error code. */
 export function statusOf(code: ProxyErrorCode): number {
   return STATUS[code];
+}
+
+/** The last-resort answer of an adapter when the handler itself failed. */
+export function internalErrorResponse(): Response {
+  return errorResponse("internal", "internal error");
+}
+
+/** One line on stderr for an error nothing else can report (the adapters' last resort). */
+export function logUnhandled(msg: string, error: unknown): void {
+  console.error(JSON.stringify({
+    ts: new Date().toISOString(),
+    level: "error",
+    msg,
+    error: error instanceof Error ? error.message : String(error),
+  }));
 }
