@@ -49,11 +49,21 @@ export const DENO_DAEMON: DaemonCommand = {
 
 /** A free TCP port on 127.0.0.1 (bound and released). */
 export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+  // The kernel may hand the same ephemeral port out again once it was closed: never
+  // return one this process already handed out (two forwards on one port fail to start).
+  for (let i = 0; i < 100; i++) {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error("no free loopback port that was not handed out before, after 100 tries");
 }
+
+const handedOut = new Set<number>();
 
 /** A mock upstream served in this process. */
 export interface RunningMock {

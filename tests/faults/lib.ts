@@ -20,13 +20,11 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** A free TCP port on 127.0.0.1 (bound and released). */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+/**
+ * A free TCP port on 127.0.0.1 (bound and released), never one this process already
+ * handed out (the same harness rule as tests/conformance/harness.ts).
+ */
+export { freePort } from "../conformance/harness.ts";
 
 /** Thrown when a bounded wait or a step runs past its deadline. */
 export class DeadlineError extends Error {
