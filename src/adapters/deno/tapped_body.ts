@@ -4,8 +4,9 @@ import type { BodyTap } from "../../core/proxy/body_tap.ts";
  * How the Deno listener sends an answer that carries a body tap (usage accounting,
  * src/core/proxy/body_tap.ts). The bytes must pass through JavaScript for the tap to
  * see them, and `Deno.serveHttp` sends a JavaScript stream body with an awaited write
- * per chunk and a shutdown (about 40 µs of CPU per answer more than a body it copies
- * natively), but a `Uint8Array` body with the headers in one write.
+ * per chunk and a shutdown, but a `Uint8Array` body with the headers in one write (in
+ * a minimal proxy: 71 µs of CPU per request passing a fetch body natively, 80 reading
+ * it and answering with the bytes, 86 through a stream).
  *
  * So for a body with a declared length of at most {@linkcode WHOLE_MAX} bytes, one
  * read of that size is started; when it settles at once with all of it (the runtime

@@ -414,17 +414,24 @@ class Tries {
       // it can move the bytes without a round trip through JavaScript per chunk. Usage
       // is then read by a tap the adapter calls as it writes (body_tap.ts).
       const bytes = this.#request.method === "HEAD" ? 0 : Number(length);
+      // What a tap saw go out: the access log's byte count of a body that ended early.
+      let tapped = 0;
       // A failed send is the client leaving (its signal fired) or the body failing.
       ex.conn.completed.then(
-        () => ex.signal.aborted ? onEnd("cancelled", 0) : onEnd("complete", bytes),
-        () => ex.signal.aborted ? onEnd("cancelled", 0) : onEnd("error", 0),
+        () => ex.signal.aborted ? onEnd("cancelled", tapped) : onEnd("complete", bytes),
+        () => ex.signal.aborted ? onEnd("cancelled", tapped) : onEnd("error", tapped),
       );
       // Nothing to change in the headers: the runtime serves the upstream response itself
       // (on Deno without even creating a stream object for its body).
       const response = out === res.headers
         ? res
         : new Response(res.body, { status, statusText: res.statusText, headers: out });
-      if (usage !== undefined) setBodyTap(response, (chunk) => usage.scan(chunk));
+      if (usage !== undefined) {
+        setBodyTap(response, (chunk) => {
+          tapped += chunk.byteLength;
+          usage.scan(chunk);
+        });
+      }
       return response;
     }
     if (res.body === null) {
