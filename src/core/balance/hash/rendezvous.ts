@@ -107,7 +107,7 @@ export function rendezvousScore(weight: number, h: Hash64): number {
 /**
  * The member of `available` with the highest weighted rendezvous score for `key`, or
  * `undefined` when `available` is empty. Depends only on the key and the set of names
- * and weights, never on order, time or process.
+ * and weights, never on order, time or which instance computes it.
  *
  * @example
  * ```ts

@@ -10,10 +10,10 @@
  * @module
  */
 
-import { loadConfig } from "../config/mod.ts";
-import { Gateway } from "../proxy/gateway.ts";
-import type { Transport } from "../proxy/transport.ts";
-import { TrafficHistory } from "./history.ts";
+import { loadConfig } from "../src/core/config/mod.ts";
+import { Gateway } from "../src/core/proxy/gateway.ts";
+import type { Transport } from "../src/core/proxy/transport.ts";
+import { TrafficHistory } from "../src/core/metrics/history.ts";
 
 const loaded = loadConfig(`
 http_server:
