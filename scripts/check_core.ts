@@ -3,7 +3,12 @@
  * (2) it type-checks against the web platform's lib set only (no `Deno` namespace, no
  * Node types), so a stray `Deno.env` or `Buffer` fails even if the grep misses it.
  * Test files (`*_test.ts`, `*_bench.ts`) are exempt: they run on Deno.
+ *
+ * Then (3) proves every import in `src/` points the way `import_rules.ts` allows
+ * (docs/architecture.md#dependencies).
  */
+import { importProblems } from "./import_rules.ts";
+
 const ROOT = new URL("../", import.meta.url).pathname;
 const FORBIDDEN = [
   /\bDeno\./,
@@ -32,6 +37,12 @@ async function walk(dir: string): Promise<void> {
   }
 }
 await walk(`${ROOT}src/core`);
+const wrongWay = await importProblems(`${ROOT}src`);
+if (wrongWay.length) {
+  console.error("imports must point the way scripts/import_rules.ts allows; found:");
+  for (const p of wrongWay) console.error(`  ${p}`);
+  Deno.exit(1);
+}
 if (problems.length) {
   console.error(
     "src/core must stay runtime-agnostic (fetch, Web Streams, Web Crypto only); found:",
@@ -65,4 +76,7 @@ try {
 } finally {
   await Deno.remove(tmp).catch(() => {});
 }
-console.log("src/core is runtime-agnostic: no runtime names, type-checks against web libs only");
+console.log(
+  "src/core is runtime-agnostic: no runtime names, type-checks against web libs only; " +
+    "imports point one way",
+);

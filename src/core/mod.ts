@@ -27,7 +27,7 @@ export type * from "./state/types.ts";
 export { type Clock, ManualClock, systemClock } from "./clock.ts";
 export { JsonLogger, type Logger, type LogLevel, silentLogger } from "./log/logger.ts";
 export { CONTENT_TYPE, methodLabel, ProxyMetrics, Registry } from "./metrics/mod.ts";
-export { type ConnInfo, Gateway, type GatewayOptions } from "./proxy/gateway.ts";
+export { type ConnInfo, Gateway, type GatewayOptions, type ProxyDeps } from "./proxy/gateway.ts";
 export {
   fetchTransport,
   type Transport,

@@ -11,12 +11,16 @@
 
 import type { ClientLimiterObject } from "./client_object.ts";
 import { createAdminApp } from "../../core/admin/app.ts";
-import { tokenChecker } from "../../core/admin/auth.ts";
+import { bearerToken, tokenChecker } from "../../core/admin/auth.ts";
+import { AdminError, errorResponse as adminErrorResponse } from "../../core/admin/envelope.ts";
+import { adminSubpath, normalizeAdminPrefix } from "../../core/admin/prefix.ts";
 import { isUiShell } from "../../core/admin/ui/mod.ts";
 import { formatDiagnostic, loadConfig, validateConfig } from "../../core/config/mod.ts";
 import type { Config } from "../../core/config/types.ts";
 import { JsonLogger, type Logger, type LogLevel } from "../../core/log/logger.ts";
+import { errorResponse } from "../../core/proxy/errors.ts";
 import { Gateway } from "../../core/proxy/gateway.ts";
+import { ForwardsByHost } from "../../core/proxy/host_forward.ts";
 import { fetchTransport } from "../../core/proxy/transport.ts";
 import type { ConfigObject, GroupStateObject, RateLimiterObject } from "./durable_objects.ts";
 import { DurableStateStore } from "./state_store.ts";
@@ -59,7 +63,6 @@ export interface WorkerEnv {
   readonly [name: string]: unknown;
 }
 
-const DEFAULT_PREFIX = "/_llmproxy";
 const DEFAULT_REFRESH_MS = 1000;
 const CONFIG_OBJECT = "live-config";
 const LEVELS = new Set(["debug", "info", "warn", "error"]);
@@ -80,9 +83,8 @@ class Isolate {
   /** Version of the live configuration in force here (0: the deployed text as is). */
   version = 0;
   #checkedAt = Number.NEGATIVE_INFINITY;
-  #hostsOf: Config | undefined;
-  #byHost = new Map<string, string>();
-  #fallback = "";
+  readonly #hosts: ForwardsByHost;
+  #warnedPreferred = false;
 
   constructor(env: WorkerEnv, text: string, config: Config, logger: Logger) {
     this.#env = env;
@@ -90,7 +92,8 @@ class Isolate {
     this.base = fnv1a(text);
     this.#baseConfig = config;
     this.logger = logger;
-    this.prefix = normalizePrefix(env.LLMPROXY_ADMIN_PREFIX);
+    this.prefix = normalizeAdminPrefix(env.LLMPROXY_ADMIN_PREFIX);
+    this.#hosts = new ForwardsByHost(env.LLMPROXY_FORWARD);
     const refresh = Number(env.LLMPROXY_CONFIG_REFRESH_MS ?? DEFAULT_REFRESH_MS);
     this.refreshMs = Number.isFinite(refresh) && refresh >= 0 ? refresh : DEFAULT_REFRESH_MS;
     const token = env.LLMPROXY_ADMIN_AUTH_TOKEN;
@@ -140,23 +143,14 @@ class Isolate {
 
   /** The forward for a host name: its `hosts`, else `LLMPROXY_FORWARD`, else the first. */
   forwardFor(hostname: string): string {
-    const config = this.gateway.config;
-    if (this.#hostsOf !== config) {
-      this.#hostsOf = config;
-      this.#byHost = new Map();
-      for (const f of config.http_server.forwards) {
-        for (const h of f.hosts) this.#byHost.set(h.toLowerCase(), f.name);
-      }
-      const wanted = this.#env.LLMPROXY_FORWARD;
-      const named = config.http_server.forwards.find((f) => f.name === wanted);
-      if (wanted && !named) {
-        this.logger.log("warn", "LLMPROXY_FORWARD names no forward; using the first", {
-          forward: wanted,
-        });
-      }
-      this.#fallback = (named ?? config.http_server.forwards[0])?.name ?? "";
+    const match = this.#hosts.forwardFor(this.gateway.config, hostname);
+    if (match.preferredMissing && !this.#warnedPreferred) {
+      this.#warnedPreferred = true;
+      this.logger.log("warn", "LLMPROXY_FORWARD names no forward; using the first", {
+        forward: this.#env.LLMPROXY_FORWARD,
+      });
     }
-    return this.#byHost.get(hostname.toLowerCase()) ?? this.#fallback;
+    return match.forward;
   }
 
   /**
@@ -228,7 +222,7 @@ export async function handleRequest(
   const iso = isolateFor(env);
   if (iso instanceof Response) return iso;
   const url = new URL(request.url);
-  const sub = adminPath(url.pathname, iso.prefix);
+  const sub = adminSubpath(url.pathname, iso.prefix);
   if (sub !== undefined) return await handleAdmin(iso, request, url, sub);
 
   // request.signal (enable_request_signal) fires when the client goes away, also
@@ -262,7 +256,7 @@ export async function handleRequest(
   } catch (e) {
     cleanedUp();
     iso.logger.log("error", "request failed", { forward, error: errorText(e) });
-    return proxyError(503, "state_unavailable", "the proxy's shared state did not answer; retry");
+    return errorResponse("state_unavailable", "the proxy's shared state did not answer; retry");
   }
 }
 
@@ -272,8 +266,7 @@ function isolateFor(env: WorkerEnv): Isolate | Response {
   if (isolate !== undefined && isolate.text === text) return isolate;
   const logger = new JsonLogger({ level: logLevel(env) });
   if (typeof text !== "string" || text.trim() === "") {
-    return proxyError(
-      500,
+    return errorResponse(
       "config_missing",
       "LLMPROXY_CONFIG is not set: wrangler secret put LLMPROXY_CONFIG < config.yaml",
     );
@@ -293,8 +286,7 @@ function isolateFor(env: WorkerEnv): Isolate | Response {
       for (const e of result.errors) console.error(formatDiagnostic("LLMPROXY_CONFIG", e));
       failedText = text;
     }
-    return proxyError(
-      500,
+    return errorResponse(
       "config_invalid",
       `LLMPROXY_CONFIG is invalid (${result.errors.length} error(s)); see the worker's logs`,
     );
@@ -317,7 +309,6 @@ async function handleAdmin(
   if (iso.authToken === undefined) {
     return adminError(
       404,
-      "NotFound",
       "the admin API is disabled on this worker: set the LLMPROXY_ADMIN_AUTH_TOKEN secret " +
         "(wrangler secret put LLMPROXY_ADMIN_AUTH_TOKEN) to enable it",
     );
@@ -327,9 +318,9 @@ async function handleAdmin(
   // check comes first so that unauthenticated calls cost no Durable Object round trip.
   // The dashboard's static page and assets are open too: the page asks for the token.
   if (sub !== "/health" && sub !== "/ready" && !isUiShell(request.method, sub)) {
-    const offered = bearer(request.headers.get("authorization"));
+    const offered = bearerToken(request.headers.get("authorization"));
     if (offered === undefined || !(await iso.checkToken!(offered))) {
-      return adminError(401, "Unauthorized", "missing or wrong bearer token", {
+      return adminError(401, "missing or wrong bearer token", {
         "www-authenticate": "Bearer",
       });
     }
@@ -354,28 +345,8 @@ async function handleAdmin(
   await response.body?.cancel();
   return adminError(
     409,
-    "Conflict",
     "the configuration was changed concurrently (or could not be stored); read it again and retry",
   );
-}
-
-/** The part of `path` under the admin prefix, or undefined when it is not an admin path. */
-function adminPath(path: string, prefix: string): string | undefined {
-  if (path === prefix) return "/";
-  if (!path.startsWith(prefix + "/")) return undefined;
-  return path.slice(prefix.length);
-}
-
-function normalizePrefix(raw: string | undefined): string {
-  const p = (raw ?? DEFAULT_PREFIX).trim();
-  if (p === "" || p === "/") return DEFAULT_PREFIX;
-  const withSlash = p.startsWith("/") ? p : `/${p}`;
-  return withSlash.endsWith("/") ? withSlash.slice(0, -1) : withSlash;
-}
-
-function bearer(header: string | null): string | undefined {
-  const m = header?.match(/^Bearer\s+(.+)$/i);
-  return m?.[1]?.trim();
 }
 
 function logLevel(env: WorkerEnv): LogLevel {
@@ -392,21 +363,6 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-function proxyError(status: number, code: string, message: string): Response {
-  return new Response(JSON.stringify({ error: { message, type: "llmproxy_error", code } }), {
-    status,
-    headers: { "content-type": "application/json", "x-llmproxy-error": code },
-  });
-}
-
-function adminError(
-  status: number,
-  type: string,
-  message: string,
-  headers: Record<string, string> = {},
-): Response {
-  return new Response(JSON.stringify({ code: status, status: "error", error: { type, message } }), {
-    status,
-    headers: { "content-type": "application/json", ...headers },
-  });
+function adminError(status: 401 | 404 | 409, message: string, headers?: HeadersInit): Response {
+  return adminErrorResponse(new AdminError(status, message), headers);
 }

@@ -235,7 +235,7 @@ export function registerClients(app: AdminApi, ctx: AdminContext): void {
   app.openapi(getUsage, async (c) => {
     const { name } = c.req.valid("param");
     const client = findClient(gateway.config, name);
-    const used = await gateway.store.clients.usage(client.name);
+    const used = await gateway.clientUsage(client.name);
     return c.json(
       success(200, {
         requests_last_minute: used.requests_last_minute,

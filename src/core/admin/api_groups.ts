@@ -88,15 +88,15 @@ export function registerGroups(app: AdminApi, ctx: AdminContext): void {
   const { gateway, editor } = ctx;
 
   app.openapi(listGroups, async (c) => {
-    const list = await Promise.all(
-      gateway.config.upstream_groups.map((g) => showGroup(gateway, g)),
-    );
+    const status = await gateway.status();
+    const list = gateway.config.upstream_groups.map((g) => showGroup(g, status.get(g.name) ?? []));
     return c.json(success(200, list), 200);
   });
 
   app.openapi(getGroup, async (c) => {
     const g = findGroup(gateway.config, c.req.valid("param").name);
-    return c.json(success(200, await showGroup(gateway, g)), 200);
+    const status = await gateway.status();
+    return c.json(success(200, showGroup(g, status.get(g.name) ?? [])), 200);
   });
 
   app.openapi(patchGroup, async (c) => {
@@ -121,6 +121,7 @@ export function registerGroups(app: AdminApi, ctx: AdminContext): void {
       const merged = mergeInto(draft.upstream_groups[i]!, rest);
       draft.upstream_groups[i] = { ...merged, name, upstreams: upstreams as never };
     });
-    return c.json(success(200, await showGroup(gateway, findGroup(config, name))), 200);
+    const status = await gateway.status();
+    return c.json(success(200, showGroup(findGroup(config, name), status.get(name) ?? [])), 200);
   });
 }

@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { VERSION } from "../../version.ts";
 import { CONTENT_TYPE } from "../metrics/mod.ts";
-import type { Gateway } from "../proxy/gateway.ts";
+import type { AdminHost } from "./host.ts";
 import { type AdminApi, API } from "./context.ts";
 import { docsPage } from "./docs_page.ts";
 import { AdminError, errorResponses } from "./envelope.ts";
@@ -37,7 +37,7 @@ export const SECURITY_SCHEME = "bearerAuth";
 
 /** What the meta endpoints need. */
 export interface MetaOptions {
-  readonly gateway: Gateway;
+  readonly gateway: AdminHost;
   readonly ready: () => boolean;
   readonly debug: boolean;
 }

@@ -11,7 +11,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
 import { type Logger, silentLogger } from "../log/logger.ts";
-import type { Gateway } from "../proxy/gateway.ts";
+import type { AdminHost } from "./host.ts";
 import { registerClients } from "./api_clients.ts";
 import { registerForwards } from "./api_forwards.ts";
 import { registerModelRoutes } from "./api_model_routes.ts";
@@ -27,7 +27,7 @@ import { isUiShell, registerUi, type StatsScope } from "./ui/mod.ts";
 
 /** What the admin listener needs from the process around it. */
 export interface AdminOptions {
-  readonly gateway: Gateway;
+  readonly gateway: AdminHost;
   /** True once every listener is bound and the configuration loaded; false while draining. */
   readonly ready: () => boolean;
   /** Serve the interactive API page at `/api/v1/docs` (`-d/--debug`); 404 otherwise. */

@@ -11,7 +11,7 @@
 import { type ConfigDiagnostic, validateConfig, type ValidateOptions } from "../config/mod.ts";
 import type { Config } from "../config/types.ts";
 import type { Logger } from "../log/logger.ts";
-import type { Gateway } from "../proxy/gateway.ts";
+import type { AdminHost } from "./host.ts";
 import { AdminError } from "./envelope.ts";
 
 /** A mutable, plain-JSON copy of the configuration that an edit works on. */
@@ -41,13 +41,13 @@ export interface DraftGroup extends Record<string, unknown> {
 
 /** Applies admin changes to a gateway, serialised and validated. */
 export class ConfigEditor {
-  readonly #gateway: Gateway;
+  readonly #gateway: AdminHost;
   readonly #logger: Logger;
   #tail: Promise<unknown> = Promise.resolve();
 
   readonly #validate: ValidateOptions;
 
-  constructor(gateway: Gateway, logger: Logger, validate: ValidateOptions = {}) {
+  constructor(gateway: AdminHost, logger: Logger, validate: ValidateOptions = {}) {
     this.#gateway = gateway;
     this.#logger = logger;
     this.#validate = validate;

@@ -5,7 +5,7 @@
  */
 
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import type { Gateway } from "../proxy/gateway.ts";
+import type { AdminHost } from "./host.ts";
 import type { ConfigEditor } from "./config_editor.ts";
 import { errorResponses, type ErrorStatus } from "./envelope.ts";
 
@@ -37,7 +37,7 @@ export type AdminApi = OpenAPIHono<AdminEnv>;
 
 /** The gateway whose configuration the API shows and the editor that changes it. */
 export interface AdminContext {
-  readonly gateway: Gateway;
+  readonly gateway: AdminHost;
   readonly editor: ConfigEditor;
 }
 

@@ -11,18 +11,16 @@
  */
 
 import { BREAKER_STATE_VALUE } from "../metrics/mod.ts";
-import type { Gateway } from "../proxy/gateway.ts";
+import type { AdminHost } from "./host.ts";
 
 /** Sets `llmproxy_circuitbreaker_state` of every member with a breaker from the store. */
-export async function refreshGauges(gateway: Gateway): Promise<void> {
-  const groups = [...gateway.snapshot.groups.values()];
-  const statuses = await Promise.all(groups.map((g) => g.state.status()));
-  groups.forEach((g, i) => {
-    for (const m of statuses[i]!) {
+export async function refreshGauges(gateway: AdminHost): Promise<void> {
+  for (const [group, members] of await gateway.status()) {
+    for (const m of members) {
       if (m.breaker === "none") continue;
-      gateway.metrics.breakerState.labels(g.config.name, m.upstream).set(
+      gateway.metrics.breakerState.labels(group, m.upstream).set(
         BREAKER_STATE_VALUE[m.breaker],
       );
     }
-  });
+  }
 }

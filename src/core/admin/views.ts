@@ -13,7 +13,7 @@ import type {
   GroupConfig,
   UpstreamConfig,
 } from "../config/types.ts";
-import type { Gateway } from "../proxy/gateway.ts";
+import type { MemberStatus } from "../state/types.ts";
 import { AdminError } from "./envelope.ts";
 import type {
   clientView,
@@ -86,9 +86,7 @@ export function showUpstream(u: UpstreamConfig): UpstreamView {
  * A group as answered: its configuration with the proxy password masked, and the live
  * `status` of its members as the gateway's state store sees them now.
  */
-export async function showGroup(gateway: Gateway, g: GroupConfig): Promise<GroupView> {
-  const runtime = gateway.snapshot.groups.get(g.name);
-  const members = runtime ? await runtime.state.status() : [];
+export function showGroup(g: GroupConfig, members: readonly MemberStatus[]): GroupView {
   const status: MemberStatusView[] = members.map((m) => ({
     upstream: m.upstream,
     breaker: m.breaker,

@@ -10,7 +10,7 @@
  */
 
 import type { Clock } from "../clock.ts";
-import type { BreakerState } from "../state/types.ts";
+import type { BreakerState } from "./types.ts";
 import { SlidingWindow, type SlidingWindowSnapshot } from "./sliding_window.ts";
 
 /** Whether a call may go to the upstream, and whether it is the half-open probe. */

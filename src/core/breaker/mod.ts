@@ -13,3 +13,4 @@ export {
   type CircuitBreakerOptions,
 } from "./circuit_breaker.ts";
 export { SlidingWindow, type SlidingWindowSnapshot } from "./sliding_window.ts";
+export type { BreakerState } from "./types.ts";

@@ -31,7 +31,7 @@ import {
 import { unprintableProblem } from "./text.ts";
 import { REDIS_URL_SHAPE, redisUrlProblem } from "./redis_url.ts";
 import { modelGlobProblem } from "../llm/model_glob.ts";
-import { formatHashKey, parseHashKey } from "../balance/hash/hash_key.ts";
+import { formatHashKey, parseHashKey } from "./hash_key.ts";
 import { sha256Hex } from "../crypto/sha256.ts";
 
 /** The balancing strategies of docs/behaviour.md#strategies. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { BreakerState } from "../state/types.ts";
+import type { BreakerState } from "../breaker/types.ts";
 import { Counter } from "./counter.ts";
 import { Gauge } from "./gauge.ts";
 import { Histogram } from "./histogram.ts";

@@ -16,7 +16,11 @@ export type ProxyErrorCode =
   | "permission_denied"
   | "tokens_rate_limited"
   | "budget_exceeded"
-  | "internal";
+  | "internal"
+  // Workers only: the configuration binding and the Durable Objects (docs/workers.md).
+  | "config_missing"
+  | "config_invalid"
+  | "state_unavailable";
 
 const STATUS: Record<ProxyErrorCode, number> = {
   rate_limited: 429,
@@ -33,6 +37,9 @@ const STATUS: Record<ProxyErrorCode, number> = {
   tokens_rate_limited: 429,
   budget_exceeded: 429,
   internal: 500,
+  config_missing: 500,
+  config_invalid: 500,
+  state_unavailable: 503,
 };
 
 /**

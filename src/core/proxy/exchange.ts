@@ -3,7 +3,7 @@ import type { ClientReservation } from "../state/types.ts";
 import { methodLabel } from "../metrics/mod.ts";
 import { trafficHistory } from "../metrics/history.ts";
 import { errorResponse, type ProxyErrorCode, statusOf } from "./errors.ts";
-import type { ConnInfo, Gateway } from "./gateway.ts";
+import type { ConnInfo, ProxyDeps } from "./deps.ts";
 import type { ForwardRuntime } from "./snapshot.ts";
 
 /** Why a request ended without a clean answer, as the access log says it. */
@@ -43,7 +43,7 @@ export class Exchange {
   #finished = false;
 
   constructor(
-    readonly gw: Gateway,
+    readonly gw: ProxyDeps,
     readonly fwd: ForwardRuntime,
     readonly conn: ConnInfo,
     readonly path: string,

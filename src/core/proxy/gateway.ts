@@ -3,33 +3,14 @@ import type { Config } from "../config/types.ts";
 import { type Logger, silentLogger } from "../log/logger.ts";
 import { BREAKER_STATE_VALUE, ModelLabels, ProxyMetrics } from "../metrics/mod.ts";
 import { MemoryStateStore } from "../state/mod.ts";
-import type { BreakerState, StateStore } from "../state/types.ts";
+import type { BreakerState, ClientUsage, MemberStatus, StateStore } from "../state/types.ts";
 import { errorResponse } from "./errors.ts";
 import { proxyRequest } from "./pipeline.ts";
 import { Snapshot } from "./snapshot.ts";
 import type { TransportFactory } from "./transport.ts";
+import type { ConnInfo, ProxyDeps } from "./deps.ts";
 
-/** What the adapter knows about the client connection. */
-export interface ConnInfo {
-  /** The peer's IP address. */
-  readonly remoteAddr: string;
-  /** Fires when the client disconnects before the response is complete. */
-  readonly signal?: AbortSignal;
-  /** `http` or `https` as the client spoke to us. */
-  readonly proto?: string;
-  /**
-   * Keeps work that ends after the response alive (Workers' `ctx.waitUntil`): the
-   * state-store calls that give back an upstream slot once the body is over.
-   */
-  readonly waitUntil?: (promise: Promise<unknown>) => void;
-  /**
-   * Settles when the runtime has finished sending the response (rejects when the
-   * client went away first), as the Deno adapter's `info.completed` does. When given, a body
-   * of known length is handed to the runtime untouched (it can splice it natively)
-   * instead of being observed chunk by chunk.
-   */
-  readonly completed?: Promise<void>;
-}
+export type { ConnInfo, ProxyDeps };
 
 /** Everything a gateway is built from; the adapters supply the runtime parts. */
 export interface GatewayOptions {
@@ -52,7 +33,7 @@ export interface GatewayOptions {
  * The runtime-agnostic proxy: holds the current configuration snapshot and turns a
  * client request on a forward into a response.
  */
-export class Gateway {
+export class Gateway implements ProxyDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly metrics: ProxyMetrics;
@@ -119,6 +100,18 @@ export class Gateway {
   #snapshotUses(t: unknown): boolean {
     for (const g of this.#snapshot.groups.values()) if (g.transport === t) return true;
     return false;
+  }
+
+  /** The live member states of every group now configured (the admin API's status). */
+  async status(): Promise<ReadonlyMap<string, readonly MemberStatus[]>> {
+    const groups = [...this.#snapshot.groups.values()];
+    const statuses = await Promise.all(groups.map((g) => g.state.status()));
+    return new Map(groups.map((g, i) => [g.config.name, statuses[i]!]));
+  }
+
+  /** What a client has used (the admin API's usage view). */
+  clientUsage(client: string): Promise<ClientUsage> {
+    return this.store.clients.usage(client);
   }
 
   /** Handles one client request arriving on the forward `forward`. */

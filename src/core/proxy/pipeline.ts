@@ -5,7 +5,7 @@ import { forwardedClient, isTrustedPeer } from "./client_ip.ts";
 import { admitClient, identifyClient } from "./client_gate.ts";
 import type { ClientRuntime } from "./clients.ts";
 import { Exchange } from "./exchange.ts";
-import type { ConnInfo, Gateway } from "./gateway.ts";
+import type { ConnInfo, ProxyDeps } from "./deps.ts";
 import {
   clientResponseHeaders,
   forwardedForOf,
@@ -33,7 +33,7 @@ const PAUSING = new Set([429, 503]);
  * `done` is called exactly once, when the response (body included) is over.
  */
 export async function proxyRequest(
-  gw: Gateway,
+  gw: ProxyDeps,
   snap: Snapshot,
   fwd: ForwardRuntime,
   request: Request,

@@ -7,3 +7,4 @@
 
 export { RateLimiter, type RateLimiterOptions } from "./rate_limiter.ts";
 export { msUntilToken, refill, TokenBucket } from "./token_bucket.ts";
+export type { RateDecision } from "./types.ts";

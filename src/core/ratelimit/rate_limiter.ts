@@ -7,7 +7,7 @@
 
 import { type Clock, systemClock } from "../clock.ts";
 import type { RateLimitConfig } from "../config/types.ts";
-import type { RateDecision } from "../state/types.ts";
+import type { RateDecision } from "./types.ts";
 import { TokenBucket } from "./token_bucket.ts";
 
 /** Settings of a {@linkcode RateLimiter}. */

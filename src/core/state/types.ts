@@ -5,15 +5,10 @@ import type {
   UpstreamConfig,
 } from "../config/types.ts";
 
-/** Outcome of a rate-limit check. */
-export interface RateDecision {
-  readonly allowed: boolean;
-  /** Milliseconds until a token is available (0 when allowed). */
-  readonly retryAfterMs: number;
-}
+import type { BreakerState } from "../breaker/types.ts";
+import type { RateDecision } from "../ratelimit/types.ts";
 
-/** Breaker states; the spelling is the one metrics and logs use. */
-export type BreakerState = "closed" | "open" | "half_open";
+export type { BreakerState, RateDecision };
 
 /** What one attempt against an upstream came to, as the breaker and stats see it. */
 export interface AttemptOutcome {

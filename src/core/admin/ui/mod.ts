@@ -15,7 +15,7 @@
 
 import { createRoute } from "@hono/zod-openapi";
 import { z } from "zod";
-import type { Gateway } from "../../proxy/gateway.ts";
+import type { AdminHost } from "../host.ts";
 import { type AdminApi, API, apiErrors } from "../context.ts";
 import { AdminError, errorResponses, success, successSchema } from "../envelope.ts";
 import { ASSETS } from "./assets.ts";
@@ -40,7 +40,7 @@ export function isUiShell(method: string, path: string): boolean {
 
 /** What the dashboard is registered with. */
 export interface UiOptions {
-  readonly gateway: Gateway;
+  readonly gateway: AdminHost;
   /** A token is configured (the page asks for it). */
   readonly tokenRequired: boolean;
   /** Where the figures come from (Workers: per isolate). */

@@ -20,7 +20,7 @@ import { z } from "zod";
 import { VERSION } from "../../../version.ts";
 import type { Config } from "../../config/types.ts";
 import { type HistorySnapshot, quantileMs, trafficHistory } from "../../metrics/history.ts";
-import type { Gateway } from "../../proxy/gateway.ts";
+import type { AdminHost } from "../host.ts";
 import { maskUrl } from "../secrets.ts";
 import { bucketCounts, samplesOf } from "./exposition.ts";
 
@@ -153,12 +153,12 @@ export type StatsView = z.infer<typeof statsView>;
  * breaker it reported was open.
  */
 export class StatsBuilder {
-  readonly #gateway: Gateway;
+  readonly #gateway: AdminHost;
   readonly #scope: StatsScope;
   /** Per `group\0upstream`: the state last reported, and since when it was open. */
   readonly #breakers = new Map<string, { open: boolean; since: number }>();
 
-  constructor(gateway: Gateway, scope: StatsScope = { figures: "process" }) {
+  constructor(gateway: AdminHost, scope: StatsScope = { figures: "process" }) {
     this.#gateway = gateway;
     this.#scope = scope;
   }
@@ -167,8 +167,7 @@ export class StatsBuilder {
   async build(): Promise<StatsView> {
     const gw = this.#gateway;
     const now = gw.clock.now();
-    const snap = gw.snapshot;
-    const config = snap.config;
+    const config = gw.config;
     const history: HistorySnapshot = trafficHistory(gw).snapshot(now);
 
     const m = gw.metrics;
@@ -193,13 +192,12 @@ export class StatsBuilder {
     const upstreams = new Map(config.upstreams.map((u) => [u.name, u]));
     const seen = new Set<string>();
     const groups: StatsView["groups"] = [];
-    const runtimes = [...snap.groups.values()];
-    const statuses = await Promise.all(runtimes.map((g) => g.state.status()));
-    runtimes.forEach((g, i) => {
-      const byName = new Map(statuses[i]!.map((s) => [s.upstream, s]));
+    const statuses = await gw.status();
+    for (const g of config.upstream_groups) {
+      const byName = new Map((statuses.get(g.name) ?? []).map((s) => [s.upstream, s]));
       const members: StatsView["groups"][number]["members"] = [];
-      for (const member of g.config.upstreams) {
-        const k = `${g.config.name}\0${member.name}`;
+      for (const member of g.upstreams) {
+        const k = `${g.name}\0${member.name}`;
         const status = byName.get(member.name);
         const upstream = upstreams.get(member.name);
         const cooldown = upstream?.breaker?.cooldown ?? null;
@@ -235,8 +233,8 @@ export class StatsBuilder {
           ttft_p95_ms: counts ? roundOrNull(quantileMs(counts, 0.95)) : null,
         });
       }
-      groups.push({ name: g.config.name, strategy: g.config.balance.strategy, members });
-    });
+      groups.push({ name: g.name, strategy: g.balance.strategy, members });
+    }
     for (const k of this.#breakers.keys()) if (!seen.has(k)) this.#breakers.delete(k);
 
     return {
