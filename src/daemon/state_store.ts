@@ -120,6 +120,13 @@ export async function shareAdminChanges(
 ): Promise<ConfigSharing> {
   const apply = gateway.apply.bind(gateway);
   let version = 0;
+  // The stored record's life that `version` counts in (undefined: the file's config).
+  let epoch: string | undefined;
+  const isNew = (v: number, e: string) => e !== epoch || v > version;
+  const adopted = (v: number, e: string) => {
+    version = v;
+    epoch = e;
+  };
   let local = false;
   let fetching = false;
   let again = false;
@@ -133,8 +140,8 @@ export async function shareAdminChanges(
     }
   };
 
-  const adopt = async (announced: number): Promise<void> => {
-    if (announced <= version) return;
+  const adopt = async (announced: number, announcedEpoch: string): Promise<void> => {
+    if (!isNew(announced, announcedEpoch)) return;
     if (fetching) {
       again = true;
       return;
@@ -142,10 +149,10 @@ export async function shareAdminChanges(
     fetching = true;
     try {
       const stored = await store.loadConfig();
-      if (stored === undefined || stored.version <= version) return;
+      if (stored === undefined || !isNew(stored.version, stored.epoch)) return;
       if (stored.json === lastPublished) {
         // Our own change, announced before its reply arrived.
-        version = stored.version;
+        adopted(stored.version, stored.epoch);
         return;
       }
       let draft: Record<string, unknown>;
@@ -153,7 +160,7 @@ export async function shareAdminChanges(
         draft = JSON.parse(stored.json) as Record<string, unknown>;
       } catch {
         logger.log("warn", "stored configuration unreadable, ignored", { version: stored.version });
-        version = stored.version;
+        adopted(stored.version, stored.epoch);
         return;
       }
       const running = toDraft(gateway.config);
@@ -165,17 +172,18 @@ export async function shareAdminChanges(
           version: stored.version,
           errors: result.errors.length,
         });
-        version = stored.version;
+        adopted(stored.version, stored.epoch);
         return;
       }
       applyLocal(result.config);
-      version = stored.version;
+      adopted(stored.version, stored.epoch);
       logger.log("info", "configuration changed on another instance", { version });
     } finally {
       fetching = false;
       if (again) {
         again = false;
-        void adopt(announced + 1);
+        // Whatever came in meanwhile: the store is read again, whatever it holds now.
+        void adopt(Number.MAX_SAFE_INTEGER, "");
       }
     }
   };
@@ -189,9 +197,9 @@ export async function shareAdminChanges(
     const json = JSON.stringify(draft);
     lastPublished = json;
     store.publishConfig(json).then(
-      (v) => {
-        if (v > version) version = v;
-        logger.log("info", "configuration change shared with the fleet", { version: v });
+      (put) => {
+        if (isNew(put.version, put.epoch)) adopted(put.version, put.epoch);
+        logger.log("info", "configuration change shared with the fleet", { version: put.version });
       },
       () => {
         logger.log("warn", "configuration change not shared: the state store is unavailable", {});
@@ -199,8 +207,8 @@ export async function shareAdminChanges(
     );
   };
 
-  store.onConfigVersion((v) => void adopt(v));
-  await adopt(Number.MAX_SAFE_INTEGER);
+  store.onConfigVersion((v, e) => void adopt(v, e));
+  await adopt(Number.MAX_SAFE_INTEGER, "");
   return {
     applyFromFile: applyLocal,
     get version() {

@@ -27,11 +27,6 @@
  * script; a half-open probe one awaited script; the refresh one script and one HGET
  * per 500 ms for the whole instance.
  *
- * TODO (issue 13, left after step 2):
- * - benchmark rows (store redis vs memory, round trips per request).
- * - a Node-only fleet for every fleet case (now: deno+deno and deno+node).
- * - README "Running several instances" (docs are being edited by others).
- *
  * @module
  */
 
@@ -84,6 +79,8 @@ export type StateOp =
 /** The live configuration stored by admin changes. */
 export interface StoredConfig {
   readonly version: number;
+  /** The life of the stored record the version counts in (see `CONFIG_PUT`). */
+  readonly epoch: string;
   /** The configuration as a plain JSON draft, without its `state` block. */
   readonly json: string;
 }
@@ -174,7 +171,7 @@ export class RedisStateStore implements StateStore {
   readonly #refreshMs: number;
   #refresh: ReturnType<typeof setInterval> | undefined;
   #refreshing = false;
-  #onConfigVersion: ((version: number) => void) | undefined;
+  #onConfigVersion: ((version: number, epoch: string) => void) | undefined;
 
   constructor(options: RedisStateStoreOptions) {
     this.#url = options.url;
@@ -295,13 +292,15 @@ export class RedisStateStore implements StateStore {
    * new version and publishes the version; resolves with it. Rejects when Redis is away
    * (the change then stays on this instance).
    */
-  async publishConfig(json: string): Promise<number> {
-    const v = await this.#call("config", CONFIG_PUT, [configKey(this.#prefix)], [
+  async publishConfig(json: string): Promise<{ version: number; epoch: string }> {
+    const r = await this.#call("config", CONFIG_PUT, [configKey(this.#prefix)], [
       json,
       CONFIG_TTL_MS,
       this.#shared.channel,
+      newEpoch(),
     ]);
-    return Number(v);
+    if (!Array.isArray(r)) throw new Error(`config_put: expected [version, epoch], got ${r}`);
+    return { version: Number(r[0]), epoch: String(r[1] ?? "") };
   }
 
   /** The stored live configuration, if any (undefined too when Redis is away). */
@@ -309,11 +308,11 @@ export class RedisStateStore implements StateStore {
     if (!this.available) return undefined;
     try {
       const r = await this.#link.send(
-        ["HMGET", configKey(this.#prefix), "v", "json"],
+        ["HMGET", configKey(this.#prefix), "v", "json", "e"],
         this.#timeoutMs,
       );
       if (!Array.isArray(r) || r[0] === null || typeof r[1] !== "string") return undefined;
-      return { version: Number(r[0]), json: r[1] };
+      return { version: Number(r[0]), json: r[1], epoch: typeof r[2] === "string" ? r[2] : "" };
     } catch (e) {
       this.#unavailable("config", e);
       return undefined;
@@ -321,10 +320,11 @@ export class RedisStateStore implements StateStore {
   }
 
   /**
-   * Called with the stored configuration's version whenever it is announced (pub/sub)
-   * or read by the periodic check; the listener compares it with what it applied.
+   * Called with the stored configuration's version and epoch whenever they are
+   * announced (pub/sub) or read by the periodic check; the listener compares them with
+   * what it applied.
    */
-  onConfigVersion(listener: (version: number) => void): void {
+  onConfigVersion(listener: (version: number, epoch: string) => void): void {
     this.#onConfigVersion = listener;
   }
 
@@ -349,8 +349,8 @@ export class RedisStateStore implements StateStore {
 
   #onMessage(message: string): void {
     if (message.startsWith("config|")) {
-      const v = Number(message.slice(7, message.lastIndexOf("|")));
-      if (v > 0) this.#onConfigVersion?.(v);
+      const [, v, epoch] = message.split("|");
+      if (Number(v) > 0) this.#onConfigVersion?.(Number(v), epoch ?? "");
       return;
     }
     this.#shared.onMessage(message);
@@ -363,8 +363,14 @@ export class RedisStateStore implements StateStore {
     try {
       await this.#shared.refresh();
       if (this.#onConfigVersion !== undefined && this.available) {
-        const v = await this.#link.send(["HGET", configKey(this.#prefix), "v"], this.#timeoutMs);
-        if (v !== null && Number(v) > 0) this.#onConfigVersion(Number(v));
+        const r = await this.#link.send(
+          ["HMGET", configKey(this.#prefix), "v", "e"],
+          this.#timeoutMs,
+        );
+        const [v, epoch] = Array.isArray(r) ? r : [];
+        if (typeof v === "string" && Number(v) > 0) {
+          this.#onConfigVersion(Number(v), typeof epoch === "string" ? epoch : "");
+        }
       }
     } catch (e) {
       this.#unavailable("config", e);
@@ -622,4 +628,10 @@ function unref(timer: unknown): void {
   else if (typeof timer === "number") {
     (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno?.unrefTimer?.(timer);
   }
+}
+
+/** A random epoch for a new stored configuration record (see `CONFIG_PUT`). */
+function newEpoch(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }

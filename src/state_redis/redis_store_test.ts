@@ -12,6 +12,11 @@ import type { ClientAdmission } from "../core/state/types.ts";
 import { eventually, withDeadline } from "../../tests/deadline.ts";
 import { RedisServer } from "../../tests/fleet/redis_server.ts";
 import { RedisStateStore, type RedisStateStoreOptions } from "./redis_store.ts";
+import { loadConfig } from "../core/config/mod.ts";
+import type { Config } from "../core/config/types.ts";
+import { Gateway } from "../core/proxy/gateway.ts";
+import { fetchTransport } from "../core/proxy/transport.ts";
+import { shareAdminChanges } from "../daemon/state_store.ts";
 
 const T0 = 1_700_000_000_000; // a whole second, 22:13:20 UTC
 const CALL_MS = 5_000;
@@ -377,4 +382,55 @@ Deno.test(
       await redis.stop();
     }
   },
+);
+
+const SHARED_CONFIG = `
+http_server:
+  forwards: [{ name: main, port: 1, address: 127.0.0.1, default_group: g }]
+  admin: { port: 2, address: 127.0.0.1 }
+upstreams:
+  - { name: u, url: "http://127.0.0.1:9" }
+  - { name: v, url: "http://127.0.0.1:10" }
+upstream_groups: [{ name: g, upstreams: [{ name: u }] }]
+`;
+
+function sharedConfig(member: string): Config {
+  const r = loadConfig(
+    SHARED_CONFIG.replace("upstreams: [{ name: u }]", `upstreams: [{ name: ${member} }]`),
+  );
+  if (!r.ok) throw new Error(r.errors.map((e) => e.message).join("; "));
+  return r.config;
+}
+
+function membersOf(gw: Gateway): string[] {
+  return gw.config.upstream_groups[0]!.upstreams.map((m) => m.name);
+}
+
+Deno.test(
+  "redis: admin changes: a Redis that lost the stored configuration still carries the next one",
+  TEST,
+  () =>
+    withRedis(async ({ store, redis }) => {
+      const logger: Logger = { log: () => {} };
+      const gateways = [0, 1].map(() =>
+        new Gateway({ config: sharedConfig("u"), transports: () => fetchTransport() })
+      );
+      const [a, b] = gateways as [Gateway, Gateway];
+      await bounded(shareAdminChanges(await store(), a, logger), "share a");
+      await bounded(shareAdminChanges(await store(), b, logger), "share b");
+      // Three changes on A: A and B have applied version 3.
+      for (const m of ["v", "u", "v"]) a.apply(sharedConfig(m));
+      await eventually("B follows A", () => membersOf(b).join() === "v", 5_000);
+      // Redis restarted without persistence (or flushed): versions count from 1 again.
+      assert.equal(await redis.command("FLUSHALL"), "+OK\r\n");
+      b.apply(sharedConfig("u"));
+      await eventually("A follows B's change after the loss", () =>
+        membersOf(a).join() === "u", 5_000);
+      a.apply(sharedConfig("v"));
+      await eventually("and B follows A's next one", () =>
+        membersOf(b).join() === "v", 5_000);
+      for (const gw of gateways) {
+        gw.close();
+      }
+    }),
 );

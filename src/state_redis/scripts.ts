@@ -408,17 +408,23 @@ return out
 
 /**
  * Stores an admin change: bumps the version, keeps the configuration (no state
- * block), publishes the version. ARGV[1]: JSON; ARGV[2]: TTL ms; ARGV[3]: channel.
+ * block), publishes the version and the epoch. ARGV[1]: JSON; ARGV[2]: TTL ms;
+ * ARGV[3]: channel; ARGV[4]: a fresh random epoch, kept only when the record is new.
+ * The epoch names one life of the record: a Redis that lost it (restarted without
+ * persistence, flushed, expired) counts versions from 1 again under a new epoch, so an
+ * instance that applied a higher version of the old life still sees the change as new.
  */
 export const CONFIG_PUT: Script = script(
   "config_put",
   1,
   `
 local v = redis.call('HINCRBY', KEYS[1], 'v', 1)
+if v == 1 then redis.call('HSET', KEYS[1], 'e', ARGV[4]) end
+local e = redis.call('HGET', KEYS[1], 'e') or ''
 redis.call('HSET', KEYS[1], 'json', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PUBLISH', ARGV[3], 'config|' .. string.format('%.0f', v) .. '|0')
-return v
+redis.call('PUBLISH', ARGV[3], 'config|' .. string.format('%.0f', v) .. '|' .. e)
+return {v, e}
 `,
 );
 

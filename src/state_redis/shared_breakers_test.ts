@@ -179,17 +179,20 @@ Deno.test(
   TEST,
   () =>
     withTwo(async ({ s1, s2, redis }) => {
-      const seen: number[] = [];
-      s2.onConfigVersion((v) => seen.push(v));
-      assert.equal(await s1.publishConfig('{"a":1}'), 1);
-      await eventually("version 1 on s2", () => seen.includes(1), 1_000);
-      assert.deepEqual(await s2.loadConfig(), { version: 1, json: '{"a":1}' });
+      const seen: string[] = [];
+      s2.onConfigVersion((v, e) => seen.push(`${v}/${e}`));
+      const first = await s1.publishConfig('{"a":1}');
+      assert.equal(first.version, 1);
+      assert.match(first.epoch, /^[0-9a-f]{16}$/);
+      await eventually("version 1 on s2", () => seen.includes(`1/${first.epoch}`), 1_000);
+      assert.deepEqual(await s2.loadConfig(), { version: 1, json: '{"a":1}', epoch: first.epoch });
 
-      // A listener that missed the message still hears of the version.
-      const late: number[] = [];
-      assert.equal(await s2.publishConfig('{"a":2}'), 2);
-      s1.onConfigVersion((v) => late.push(v));
-      await eventually("version 2 on s1 by the check", () => late.includes(2), 1_000);
+      // A listener that missed the message still hears of the version; the epoch stays.
+      const late: string[] = [];
+      assert.deepEqual(await s2.publishConfig('{"a":2}'), { version: 2, epoch: first.epoch });
+      s1.onConfigVersion((v, e) => late.push(`${v}/${e}`));
+      await eventually("version 2 on s1 by the check", () =>
+        late.includes(`2/${first.epoch}`), 1_000);
       assert.equal((await keys(redis)).trim(), ":1000");
     }),
 );

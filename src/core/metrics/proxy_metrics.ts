@@ -335,7 +335,7 @@ export class ProxyMetrics {
         name: "llmproxy_state_store_errors_total",
         help: "Shared state store calls that failed, timed out or were skipped while the " +
           "store was unreachable, so the instance decided from its own memory; op is the call " +
-          "(ratelimit, client_admit, client_settle, client_usage).",
+          "(ratelimit, client_admit, client_settle, client_usage, breaker, config).",
         labelNames: ["op"] as const,
       }),
     );
