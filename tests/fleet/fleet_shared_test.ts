@@ -1,19 +1,22 @@
 /**
  * A fleet of daemons on one Redis, step 2 of issue 13 (docs/behaviour.md#redis): breakers (their
  * opening and the single half-open probe) and admin changes are the fleet's. Every
- * process is the test's own and is stopped by PID.
+ * process is the test's own and is stopped by PID. Every case runs as one step per runtime
+ * combination (on Deno, mixed either way, on Node); the Node daemon is a bundle built once
+ * for this file.
  */
 import assert from "node:assert/strict";
 import { type DaemonCommand, delay, mockStats, startMock } from "../conformance/harness.ts";
 import { fetchAll } from "../deadline.ts";
 import { RedisServer } from "./redis_server.ts";
 import {
-  buildNodeBundle,
-  DENO_DAEMON,
+  daemons,
   type Member,
   output,
+  PAIRINGS,
   post,
   startMember,
+  startMembers,
   stopAll,
 } from "./lib.ts";
 
@@ -26,14 +29,14 @@ async function hits(m: { url: string }): Promise<number> {
 }
 
 /** A breaker opened through A stops B within 1 s; after the cooldown one probe in the fleet. */
-async function breakerCase(commands: readonly [DaemonCommand, DaemonCommand]): Promise<void> {
+async function breakerCase(commands: readonly DaemonCommand[]): Promise<void> {
+  assert.equal(commands.length, 2, "a fleet of two");
   const redis = await RedisServer.start({ password: PASSWORD });
   const mock = startMock({ name: "brk", outputTokens: 0 });
   const members: (Member | undefined)[] = [];
   try {
     const options = { breaker: { threshold: 1, cooldown: 2 } };
-    const [a, b] = await Promise.all(commands.map((c) => startMember(c, redis, mock, options)));
-    members.push(a, b);
+    const [a, b] = await startMembers(commands, redis, mock, options, members);
     // Both closed and serving.
     assert.deepEqual([(await post(a!.main)).status, (await post(b!.main)).status], [200, 200]);
 
@@ -97,9 +100,8 @@ async function breakerCase(commands: readonly [DaemonCommand, DaemonCommand]): P
 }
 
 /** An admin PATCH on A is live on B within 1.5 s, and on C started afterwards. */
-async function adminCase(
-  commands: readonly [DaemonCommand, DaemonCommand, DaemonCommand],
-): Promise<void> {
+async function adminCase(commands: readonly DaemonCommand[]): Promise<void> {
+  assert.equal(commands.length, 3, "A, B and a later C");
   const redis = await RedisServer.start({ password: PASSWORD });
   const mockU = startMock({ name: "u", outputTokens: 0 });
   const mockV = startMock({ name: "v", outputTokens: 0 });
@@ -127,10 +129,9 @@ async function adminCase(
   };
   try {
     const options = { spareUrl: mockV.url };
-    const [a, b] = await Promise.all([
-      startMember(commands[0], redis, mockU, options).then(members_),
-      startMember(commands[1], redis, mockU, options).then(members_),
-    ]);
+    const started = await startMembers(commands.slice(0, 2), redis, mockU, options, members);
+    const a = started[0]!;
+    const b = started[1]!;
     assert.deepEqual(await groupMembers(b), ["u"]);
     assert.equal(await answeredBy(b.main), "u");
 
@@ -158,7 +159,7 @@ async function adminCase(
     assert.ok(fw.includes(`"port":${new URL(b.main).port}`), fw);
 
     // A third instance, started afterwards from the same file, runs the stored change.
-    const c = members_(await startMember(commands[2], redis, mockU, options));
+    const c = members_(await startMember(commands[2]!, redis, mockU, options));
     assert.deepEqual(await groupMembers(c), ["v"]);
     assert.equal(await answeredBy(c.main), "v");
     // What Redis keeps has no state block, so no Redis URL nor its password.
@@ -184,26 +185,14 @@ async function adminCase(
   }
 }
 
-Deno.test(
-  "fleet (deno + deno): a breaker opened on A stops B within 1 s; one probe in the fleet",
-  () => breakerCase([DENO_DAEMON, DENO_DAEMON]),
-);
+Deno.test("fleet: a breaker opened on A stops B within 1 s; one probe in the fleet", async (t) => {
+  for (const pairing of [...PAIRINGS, "node + deno"]) {
+    await t.step(pairing, async () => breakerCase(await daemons(pairing)));
+  }
+});
 
-Deno.test(
-  "fleet (deno + deno): an admin PATCH on A is live on B within 1.5 s and on a later C",
-  () => adminCase([DENO_DAEMON, DENO_DAEMON, DENO_DAEMON]),
-);
-
-Deno.test("fleet (deno + node): shared breakers and admin changes across runtimes", async () => {
-  const bundle = await buildNodeBundle();
-  try {
-    const node: DaemonCommand = { name: "node", argv: ["node", bundle] };
-    await breakerCase([DENO_DAEMON, node]);
-    await breakerCase([node, DENO_DAEMON]);
-    await adminCase([node, DENO_DAEMON, node]);
-  } finally {
-    await Deno.remove(bundle.slice(0, bundle.lastIndexOf("/")), { recursive: true }).catch(
-      () => {},
-    );
+Deno.test("fleet: an admin PATCH on A is live on B within 1.5 s and on a later C", async (t) => {
+  for (const trio of ["deno + deno + deno", "node + deno + node", "node + node + node"]) {
+    await t.step(trio, async () => adminCase(await daemons(trio)));
   }
 });

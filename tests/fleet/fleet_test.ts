@@ -3,21 +3,24 @@
  * across instances, a Redis that dies mid-load fails no request, and sharing resumes
  * within 5 s of its return. Every process is the test's own (redis-server on a free
  * loopback port without persistence, daemons, a mock upstream) and is stopped by PID.
+ * Every case runs as one step per runtime pairing (PAIRINGS: on Deno, mixed, on Node);
+ * the Node daemon is a bundle built once for this file.
  */
 import assert from "node:assert/strict";
 import { type DaemonCommand, delay, type RunningMock, startMock } from "../conformance/harness.ts";
 import { RedisServer } from "./redis_server.ts";
 import {
-  buildNodeBundle,
   burstOf3,
   chatBody,
-  DENO_DAEMON,
+  daemons,
   LOAD_KEY,
   type Member,
   output,
+  PAIRINGS,
   post,
   ready,
   startMember,
+  startMembers,
   stopAll,
   storeErrors,
   TEAM_KEY,
@@ -27,20 +30,18 @@ const PASSWORD = "fleet-pa55word";
 
 /** Runs `fn` with a password-protected redis-server, a mock and two members. */
 async function withFleet(
-  commands: readonly [DaemonCommand, DaemonCommand],
+  commands: readonly DaemonCommand[],
   fn: (ctx: { redis: RedisServer; mock: RunningMock; a: Member; b: Member }) => Promise<void>,
   options: { latencyMs?: number; tokensPerMinute?: number } = {},
 ): Promise<void> {
+  assert.equal(commands.length, 2, "a fleet of two");
   const redis = await RedisServer.start({ password: PASSWORD });
   // Usage reported = the estimate (input ceil(bytes / 4), no output), so a settle never
   // changes how many fit, however the requests spread over time on a loaded machine.
   const mock = startMock({ name: "fleet", latencyMs: options.latencyMs ?? 0, outputTokens: 0 });
   const members: (Member | undefined)[] = [];
   try {
-    const [a, b] = await Promise.all(
-      commands.map((cmd) => startMember(cmd, redis, mock, options)),
-    );
-    members.push(a, b);
+    const [a, b] = await startMembers(commands, redis, mock, options, members);
     await fn({ redis, mock, a: a!, b: b! });
     // The Redis password is a secret: no daemon ever prints it.
     for (const m of members) assert.ok(!output(m!).includes(PASSWORD), "password in the output");
@@ -51,16 +52,19 @@ async function withFleet(
   }
 }
 
-Deno.test("fleet (deno + deno): a per-IP burst of 3 admits exactly 3 across two instances", () =>
-  withFleet([DENO_DAEMON, DENO_DAEMON], async ({ a, b }) => {
+/** A per-IP burst of 3 admits exactly 3 across the two instances. */
+function burstCase(commands: readonly DaemonCommand[]): Promise<void> {
+  return withFleet(commands, async ({ a, b }) => {
     const r = await burstOf3([a.burst, b.burst]);
     assert.equal(r.admitted, r.allowed, r.statuses.join(","));
     assert.equal(r.statuses.filter((s) => s === 429).length, 10 - r.allowed);
-  }));
+  });
+}
 
-Deno.test("fleet (deno + deno): tokens_per_minute holds across instances, 50 concurrent", () =>
-  withFleet(
-    [DENO_DAEMON, DENO_DAEMON],
+/** team-a's tokens_per_minute holds across the two instances under 50 concurrent requests. */
+function tokensCase(commands: readonly DaemonCommand[]): Promise<void> {
+  return withFleet(
+    commands,
     async ({ a, b }) => {
       // Each request reserves ceil(400 / 4) = 100 tokens; 1,000 a minute admit 10, in
       // the whole fleet (one instance alone would also admit 10; two unshared, 20).
@@ -90,10 +94,12 @@ Deno.test("fleet (deno + deno): tokens_per_minute holds across instances, 50 con
     },
     // Every request is still running when the last one is admitted.
     { latencyMs: 1_500, tokensPerMinute: 1_000 },
-  ));
+  );
+}
 
-Deno.test("fleet (deno + deno): Redis killed mid-load fails nothing; back, shared within 5 s", () =>
-  withFleet([DENO_DAEMON, DENO_DAEMON], async ({ redis, a, b }) => {
+/** Redis killed mid-load fails no request; once back, sharing resumes within 5 s. */
+function redisKilledCase(commands: readonly DaemonCommand[]): Promise<void> {
+  return withFleet(commands, async ({ redis, a, b }) => {
     const statuses: number[] = [];
     const failures: string[] = [];
     let stop = false;
@@ -145,44 +151,34 @@ Deno.test("fleet (deno + deno): Redis killed mid-load fails nothing; back, share
     // across the two, as only the (restarted, empty) Redis decides.
     const r = await burstOf3([a.burst, b.burst]);
     assert.equal(r.admitted, r.allowed, r.statuses.join(","));
-  }));
+  });
+}
 
-Deno.test("fleet (deno + node): a per-IP burst of 3 admits exactly 3 across the pair", async () => {
-  const bundle = await buildNodeBundle();
-  try {
-    const node: DaemonCommand = { name: "node", argv: ["node", bundle] };
-    await withFleet([DENO_DAEMON, node], async ({ a, b }) => {
-      const r = await burstOf3([a.burst, b.burst]);
-      assert.equal(r.admitted, r.allowed, r.statuses.join(","));
-      // A client's token limit across the pair as well.
-      const body = chatBody(400);
-      const answers = await Promise.all(
-        Array.from(
-          { length: 20 },
-          // Each still running when the last is admitted.
-          (_, i) =>
-            post(i % 2 ? a.main : b.main, {
-              key: TEAM_KEY,
-              body,
-              headers: { "x-mock-latency": "1000" },
-            }),
-        ),
-      );
-      assert.equal(answers.filter((r) => r.status === 200).length, 10);
-    }, { tokensPerMinute: 1_000 });
-  } finally {
-    await Deno.remove(bundle.slice(0, bundle.lastIndexOf("/")), { recursive: true }).catch(
-      () => {},
-    );
+Deno.test("fleet: a per-IP burst of 3 admits exactly 3 across two instances", async (t) => {
+  for (const pairing of PAIRINGS) {
+    await t.step(pairing, async () => burstCase(await daemons(pairing)));
   }
 });
 
-Deno.test("fleet: SIGHUP with another state block says a restart is needed, keeps the store", async () => {
+Deno.test("fleet: tokens_per_minute holds across instances, 50 concurrent", async (t) => {
+  for (const pairing of PAIRINGS) {
+    await t.step(pairing, async () => tokensCase(await daemons(pairing)));
+  }
+});
+
+Deno.test("fleet: Redis killed mid-load fails nothing; back, shared within 5 s", async (t) => {
+  for (const pairing of PAIRINGS) {
+    await t.step(pairing, async () => redisKilledCase(await daemons(pairing)));
+  }
+});
+
+/** SIGHUP with another state block: a restart is needed, the running store stays. */
+async function sighupCase(cmd: DaemonCommand): Promise<void> {
   const redis = await RedisServer.start({ password: PASSWORD });
   const mock = startMock({ name: "hup" });
   let m: Member | undefined;
   try {
-    m = await startMember(DENO_DAEMON, redis, mock);
+    m = await startMember(cmd, redis, mock);
     const path = m.daemon.configPath;
     const text = await Deno.readTextFile(path);
     await Deno.writeTextFile(path, text.replace('prefix: "fleet:"', 'prefix: "other:"'));
@@ -202,5 +198,11 @@ Deno.test("fleet: SIGHUP with another state block says a restart is needed, keep
     await stopAll([m]);
     await mock.close();
     await redis.stop();
+  }
+}
+
+Deno.test("fleet: SIGHUP with another state block says a restart is needed, keeps the store", async (t) => {
+  for (const runtime of ["deno", "node"]) {
+    await t.step(runtime, async () => sighupCase((await daemons(runtime))[0]!));
   }
 });

@@ -98,22 +98,66 @@ export async function startMember(
   mock: RunningMock,
   options: FleetOptions = {},
 ): Promise<Member> {
-  const ports = { main: freePort(), burst: freePort(), admin: freePort() };
-  const daemon = await startDaemon(cmd, fleetConfig(mock, ports, options), ports.admin, {
-    env: { REDIS_URL: redis.url },
-  });
-  return {
-    daemon,
-    name: cmd.name,
-    main: `http://127.0.0.1:${ports.main}`,
-    burst: `http://127.0.0.1:${ports.burst}`,
-    admin: `http://127.0.0.1:${ports.admin}`,
-  };
+  for (let attempt = 1;; attempt++) {
+    const ports = { main: freePort(), burst: freePort(), admin: freePort() };
+    let daemon: Daemon;
+    try {
+      daemon = await startDaemon(cmd, fleetConfig(mock, ports, options), ports.admin, {
+        env: { REDIS_URL: redis.url },
+      });
+    } catch (e) {
+      // A free port is released before the daemon binds it; meanwhile another process
+      // (the other test file, which runs in parallel with handed-out ports of its own, or
+      // any other program) may bind it. The daemon then exits at once: new ports, at most
+      // twice more.
+      if (attempt < 3 && ADDRESS_IN_USE.test(String(e))) {
+        console.log(`  ${cmd.name} daemon: a port was taken before it bound it; new ports`);
+        continue;
+      }
+      throw e;
+    }
+    return {
+      daemon,
+      name: cmd.name,
+      main: `http://127.0.0.1:${ports.main}`,
+      burst: `http://127.0.0.1:${ports.burst}`,
+      admin: `http://127.0.0.1:${ports.admin}`,
+    };
+  }
 }
 
-/** Stops every member by PID (bounded). */
+/** How Deno ("Address already in use (os error 98)") and Node (EADDRINUSE) say it. */
+const ADDRESS_IN_USE = /daemon exited early:[^]*(address already in use|EADDRINUSE)/i;
+
+/**
+ * Starts one member per command at once; each that starts is added to `into` (which the
+ * caller stops in `finally`) even when another fails, which then fails the call.
+ */
+export async function startMembers(
+  commands: readonly DaemonCommand[],
+  redis: RedisServer,
+  mock: RunningMock,
+  options: FleetOptions,
+  into: (Member | undefined)[],
+): Promise<Member[]> {
+  const settled = await Promise.allSettled(
+    commands.map((cmd) => startMember(cmd, redis, mock, options)),
+  );
+  const started: Member[] = [];
+  for (const s of settled) if (s.status === "fulfilled") started.push(s.value);
+  into.push(...started);
+  for (const s of settled) if (s.status === "rejected") throw s.reason;
+  return started;
+}
+
+/** Stops every member by PID (bounded) and removes its configuration directory. */
 export async function stopAll(members: readonly (Member | undefined)[]): Promise<void> {
-  await Promise.all(members.map((m) => m?.daemon.stop().catch(() => {})));
+  await Promise.all(members.map(async (m) => {
+    if (m === undefined) return;
+    await m.daemon.stop().catch(() => {});
+    const path = m.daemon.configPath;
+    await Deno.remove(path.slice(0, path.lastIndexOf("/")), { recursive: true }).catch(() => {});
+  }));
 }
 
 /** A chat body of exactly `bytes` bytes (its estimate is `ceil(bytes / 4)` tokens). */
@@ -200,16 +244,55 @@ export async function buildNodeBundle(): Promise<string> {
   const root = new URL("../../", import.meta.url).pathname;
   const dir = await Deno.makeTempDir({ prefix: "llmproxy-fleet-node-" });
   const out = `${dir}/llmproxyd.mjs`;
-  const r = await runWithDeadline(
-    Deno.execPath(),
-    {
-      args: ["bundle", "--platform=node", `--output=${out}`, `${root}src/adapters/node/main.ts`],
-      cwd: root,
-      env: { NO_COLOR: "1" },
-    },
-    120_000,
-    "deno bundle (node)",
+  try {
+    const r = await runWithDeadline(
+      Deno.execPath(),
+      {
+        args: ["bundle", "--platform=node", `--output=${out}`, `${root}src/adapters/node/main.ts`],
+        cwd: root,
+        env: { NO_COLOR: "1" },
+      },
+      120_000,
+      "deno bundle (node)",
+    );
+    if (!r.success) throw new Error(`deno bundle failed:\n${r.stdout}\n${r.stderr}`);
+    return out;
+  } catch (e) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw e;
+  }
+}
+
+/** Every runtime pairing of a two-instance fleet case: on Deno, mixed, on Node. */
+export const PAIRINGS = ["deno + deno", "deno + node", "node + node"] as const;
+
+/** The daemon commands of a pairing such as `"deno + node"` (in that order). */
+export async function daemons(pairing: string): Promise<DaemonCommand[]> {
+  return await Promise.all(
+    pairing.split(" + ").map((name) => {
+      if (name === "deno") return DENO_DAEMON;
+      if (name === "node") return nodeDaemon();
+      throw new Error(`no daemon "${name}" (deno or node)`);
+    }),
   );
-  if (!r.success) throw new Error(`deno bundle failed:\n${r.stdout}\n${r.stderr}`);
-  return out;
+}
+
+let nodeBundle: Promise<string> | undefined;
+
+/**
+ * The Node daemon (`node` running the bundle). The bundle is built on first use, once per
+ * test file (each runs in an isolate of its own), and removed when the file's tests end
+ * (the `unload` event, which `deno test` dispatches after the last test, failed or
+ * filtered out ones too). A failed build fails every Node case with its error.
+ */
+export async function nodeDaemon(): Promise<DaemonCommand> {
+  nodeBundle ??= buildNodeBundle().then((out) => {
+    globalThis.addEventListener("unload", () => {
+      try {
+        Deno.removeSync(out.slice(0, out.lastIndexOf("/")), { recursive: true });
+      } catch { /* already gone */ }
+    });
+    return out;
+  });
+  return { name: "node", argv: ["node", await nodeBundle] };
 }
