@@ -18,7 +18,7 @@
  * @module
  */
 // Pinned here rather than in deno.json: only this bench uses it, for comparison.
-import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { createParser, type EventSourceMessage } from "../dev_deps.ts";
 import { JsonUsageScanner } from "../src/core/usage/json_usage.ts";
 import { SseUsageScanner } from "../src/core/usage/sse_scanner.ts";
 import {

@@ -12,7 +12,7 @@
  * `/v1/v1/…`).
  */
 import assert from "node:assert/strict";
-import OpenAI from "openai";
+import { OpenAI } from "../dev_deps.ts";
 import { parse, stringify } from "yaml";
 import { REQUEST_DEADLINE_MS, withDeadline } from "./deadline.ts";
 import { DENO_DAEMON, freePort, startDaemon, startMock } from "./conformance/harness.ts";

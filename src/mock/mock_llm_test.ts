@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import OpenAI from "openai";
+import { OpenAI } from "../../dev_deps.ts";
 import { MOCK_REQUEST_LOG, MockLlm, type MockOptions } from "./mock_llm.ts";
 
 const BASE = "http://mock.test";

@@ -13,7 +13,7 @@
  * the daemon is stopped by its PID in `finally`.
  */
 import assert from "node:assert/strict";
-import OpenAI from "openai";
+import { OpenAI } from "../../dev_deps.ts";
 import { type Answer, eventually, fetchAll } from "../deadline.ts";
 import {
   type Daemon,

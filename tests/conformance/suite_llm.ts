@@ -11,7 +11,7 @@
  * (tests/deadline.ts); the daemon is stopped by its PID in `finally`.
  */
 import assert from "node:assert/strict";
-import OpenAI from "openai";
+import { OpenAI } from "../../dev_deps.ts";
 import {
   type Answer,
   eventually,

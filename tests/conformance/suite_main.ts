@@ -3,7 +3,7 @@
  * body limits, rate limits, errors, timeouts, streaming, abort, retries, breakers.
  */
 import assert from "node:assert/strict";
-import OpenAI from "openai";
+import { OpenAI } from "../../dev_deps.ts";
 import {
   type DaemonCommand,
   delay,

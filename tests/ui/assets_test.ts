@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 // Keeps the uplot package in the test's module graph, so it is installed.
-import type _uPlot from "uplot";
+import type { uPlot as _uPlot } from "../../dev_deps.ts";
 import { ASSETS_MODULE, generateAssets } from "./embed_assets.ts";
 
 Deno.test("src/core/admin/ui/assets.ts is up to date with uplot and the client files", async () => {

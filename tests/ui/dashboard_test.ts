@@ -15,7 +15,7 @@
  */
 
 import assert from "node:assert/strict";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { type Browser, type Page, puppeteer } from "../../dev_deps.ts";
 import { MockLlm } from "../../src/mock/mock_llm.ts";
 import {
   type Daemon,

@@ -13,26 +13,21 @@
  * @module
  */
 
+import { UPLOT } from "../../dev_deps.ts";
+
 const ROOT = new URL("../../", import.meta.url);
 /** The generated module. */
 export const ASSETS_MODULE = new URL("src/core/admin/ui/assets.ts", ROOT);
 
-/** Where the uplot package's files are, as resolved through deno.json's import. */
-async function uplotDir(): Promise<URL> {
-  // Resolving the package's entry goes through deno.json ("uplot": "npm:uplot@…") and
-  // the local node_modules, so the version embedded is the one pinned there.
-  const entry = import.meta.resolve("uplot");
-  if (entry.startsWith("file:")) return new URL("./", entry);
-  // npm: specifier not mapped to a file (no node_modules): find it in node_modules.
-  const denoJson = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-  const spec: string = denoJson.imports.uplot;
-  const version = spec.slice(spec.lastIndexOf("@") + 1);
+/** Where the uplot package's files are: the release pinned in dev_deps.ts. */
+function uplotDir(): URL {
+  const version = UPLOT.slice(UPLOT.lastIndexOf("@") + 1);
   return new URL(`node_modules/.deno/uplot@${version}/node_modules/uplot/dist/`, ROOT);
 }
 
 /** The module's text, from the current sources. */
 export async function generateAssets(): Promise<string> {
-  let dir = await uplotDir();
+  let dir = uplotDir();
   if (!dir.pathname.endsWith("/dist/")) dir = new URL("dist/", new URL("../", dir));
   const pkg = JSON.parse(await Deno.readTextFile(new URL("../package.json", dir)));
   const files: [string, string, URL][] = [

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Miniflare } from "miniflare";
+import { Miniflare } from "../../dev_deps.ts";
 import { type RunningMock, startMock } from "../conformance/harness.ts";
 import { fetchAll, runWithDeadline, withDeadline } from "../deadline.ts";
 

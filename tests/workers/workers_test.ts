@@ -11,8 +11,7 @@
  * The daemon suites (ports, CLI, signals) do not apply to Workers.
  */
 import assert from "node:assert/strict";
-import { Miniflare } from "miniflare";
-import OpenAI from "openai";
+import { Miniflare, OpenAI } from "../../dev_deps.ts";
 import {
   chat,
   delay,
