@@ -2,8 +2,8 @@
  * The npm packages only tests, benchmarks and tooling use, pinned here rather than in
  * deno.json's `imports`: Deno installs every package of the import map (and of the
  * lockfile a task runs with), so keeping these out lets `deno task demo` and `deno task
- * start` install only what the proxy runs (they use `deno.run.lock`; see
- * docs/development.md#dependencies).
+ * start` install only what the proxy runs: `deno.lock` holds the proxy's packages, and
+ * the tests, checks and benchmarks run with `deno.dev.lock` (docs/development.md#dependencies).
  *
  * @module
  */
