@@ -2,11 +2,14 @@
  * The llmproxy benchmark: `deno task bench` (`deno run -A bench/run.ts [options]`).
  *
  * Starts a fast local upstream, then, target by target and in one run, measures direct
- * (no proxy), llmproxy on Deno and on Node (each with token usage accounting on, the
- * default, and off), the minimal passthrough ceiling on each runtime, nginx and the
- * Portkey gateway: req/s at 64 connections, p50/p99 at 1 and 64 connections, SSE
- * first-event time and per-event delay, and RSS per idle open stream; and the cost of
- * usage accounting (on vs off, same run). Writes bench/RESULTS.md and
+ * (no proxy), llmproxy on Deno and on Node (each with the default settings of a
+ * production config: retries, a breaker, a per-IP rate limit, usage accounting and the
+ * access log on; and that with usage accounting off, or with client keys), llmproxy on
+ * Deno with its state on Redis vs in memory, the minimal passthrough ceiling on each
+ * runtime, nginx and the Portkey gateway: req/s at 64 connections, p50/p99 at 1 and 64
+ * connections, CPU per request, SSE first-event time and per-event delay, and RSS per
+ * idle open stream; the goals against them; the cost of usage accounting and of client
+ * keys (on vs off, same run); Redis round trips per request. Writes bench/RESULTS.md and
  * bench/results.json and prints the tables.
  *
  * Everything listens on and sends to 127.0.0.1 only; every load run is bounded in time;
@@ -26,27 +29,49 @@
  *   --nginx-workers=N   nginx worker_processes (default 1)
  *   --quick             short smoke run (2 s runs, 1 s warm-up, 3 streams, 200 idle)
  *   --no-write          print only; leave RESULTS.md and results.json alone
- *   --render            measure nothing: rewrite RESULTS.md from bench/results.json
+ *   --out=DIR           write RESULTS.md and results.json to DIR (default bench/)
+ *   --render            measure nothing: rewrite RESULTS.md from results.json (in --out)
+ *                       with the code as it is; with --no-write, print it only
  *
  * Target ids: direct, llmproxy-deno, llmproxy-deno-nousage, llmproxy-deno-clients,
- * ceiling-deno, llmproxy-node, llmproxy-node-nousage, llmproxy-node-clients, ceiling-node,
- * nginx, portkey. The -nousage ones are llmproxy started with
- * LLMPROXY_USAGE_ACCOUNTING=off; the usage accounting cost table needs both of a pair,
- * e.g. --only=llmproxy-deno,llmproxy-deno-nousage. The -clients ones run with
- * `client_auth: required` and one client with all three limits (wrk sends its Bearer
- * key); the client keys cost table needs the pair --only=llmproxy-deno,llmproxy-deno-clients.
+ * llmproxy-deno-redis, llmproxy-deno-memory, ceiling-deno, llmproxy-node,
+ * llmproxy-node-nousage, llmproxy-node-clients, ceiling-node, nginx, portkey. The -nousage
+ * ones are llmproxy started with LLMPROXY_USAGE_ACCOUNTING=off; the usage accounting cost
+ * table needs both of a pair, e.g. --only=llmproxy-deno,llmproxy-deno-nousage. The -clients
+ * ones run with `client_auth: required` and one client with all three limits (wrk sends
+ * its Bearer key); the client keys cost table needs the pair
+ * --only=llmproxy-deno,llmproxy-deno-clients. The fleet pair
+ * --only=llmproxy-deno-redis,llmproxy-deno-memory runs the Deno daemon with
+ * `state.store: redis` on a redis-server the benchmark starts (skipped without one) vs
+ * `state.store: memory`, and counts Redis commands per request from INFO commandstats.
  *
  * @module
  */
-import { idle, load, sse } from "./lib/measure.ts";
-import { freePort, type Proc, run, started, startUpstream, stopAll } from "./lib/proc.ts";
+import { idle, load, type LoadSample, sse } from "./lib/measure.ts";
+import {
+  freePort,
+  type Proc,
+  refuseNewProcesses,
+  run,
+  started,
+  startUpstream,
+  stopAll,
+} from "./lib/proc.ts";
+import { tallied } from "./lib/redis.ts";
 import {
   clientCost,
   clientCostTable,
   type ClientsSeen,
+  cpuTable,
+  cpuVsCeiling,
+  type DaemonSeen,
   evaluate,
+  fleet,
+  fleetMakeup,
+  fleetTables,
   goalsTable,
   markdown,
+  perRequest,
   type RunResult,
   table,
   type TargetResult,
@@ -56,6 +81,7 @@ import {
 } from "./lib/report.ts";
 import {
   ALL_TARGETS,
+  configText,
   type Context,
   PORTKEY_VERSION,
   type Running,
@@ -78,6 +104,8 @@ interface Options {
   nginxWorkers: number;
   write: boolean;
   render: boolean;
+  /** Where RESULTS.md and results.json go; bench/ when undefined. */
+  out: string | undefined;
 }
 
 function parseOptions(args: readonly string[]): Options {
@@ -95,6 +123,7 @@ function parseOptions(args: readonly string[]): Options {
     nginxWorkers: 1,
     write: true,
     render: false,
+    out: undefined,
   };
   for (const a of args) {
     const [k, v = ""] = a.replace(/^--/, "").split("=", 2) as [string, string?];
@@ -151,6 +180,10 @@ function parseOptions(args: readonly string[]): Options {
       case "render":
         o.render = true;
         break;
+      case "out":
+        if (!v) throw new Error("--out needs a directory");
+        o.out = v.replace(/\/$/, "");
+        break;
       case "help":
       case "h":
         console.log(
@@ -183,38 +216,63 @@ function metricSum(text: string, name: string): number {
   return sum;
 }
 
-/** What llmproxy's `/metrics` counted of token usage so far. */
-async function usageSeen(adminPort: number): Promise<UsageSeen> {
+/** llmproxy's `/metrics` text. */
+async function scrape(adminPort: number): Promise<string> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), 5000);
   try {
     const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`, { signal: ac.signal });
     const text = await res.text();
     if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
-    return {
-      tokens: metricSum(text, "llmproxy_tokens_total"),
-      missing: metricSum(text, "llmproxy_usage_missing_total"),
-    };
+    return text;
   } finally {
     clearTimeout(timer);
   }
 }
 
-/** What llmproxy's `/metrics` counted of client admissions so far. */
-async function clientsSeen(adminPort: number): Promise<ClientsSeen> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), 5000);
-  try {
-    const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`, { signal: ac.signal });
-    const text = await res.text();
-    if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
-    return {
+/** What llmproxy's `/metrics` counted so far: usage, client admissions, the config's parts. */
+function daemonFigures(
+  text: string,
+): { usage: UsageSeen; clients: ClientsSeen; daemon: DaemonSeen } {
+  return {
+    usage: {
+      tokens: metricSum(text, "llmproxy_tokens_total"),
+      missing: metricSum(text, "llmproxy_usage_missing_total"),
+    },
+    clients: {
       admitted: metricSum(text, "llmproxy_client_requests_total"),
       rejected: metricSum(text, "llmproxy_client_rejected_total"),
-    };
-  } finally {
-    clearTimeout(timer);
+    },
+    daemon: {
+      requests: metricSum(text, "llmproxy_http_requests_total"),
+      rateLimited: metricSum(text, "llmproxy_ratelimit_total"),
+      retries: metricSum(text, "llmproxy_upstream_retries_total"),
+      storeErrors: metricSum(text, "llmproxy_state_store_errors_total"),
+    },
+  };
+}
+
+/**
+ * Access records in an llmproxy log file (one JSON line each): shows that the access log
+ * was on and written for every request.
+ */
+async function accessRecords(path: string): Promise<{ records: number; bytes: number }> {
+  const needle = '"msg":"access"';
+  const dec = new TextDecoder();
+  let records = 0;
+  let bytes = 0;
+  let carry = "";
+  const file = await Deno.open(path);
+  for await (const chunk of file.readable) {
+    bytes += chunk.length;
+    const text = carry + dec.decode(chunk, { stream: true });
+    for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + needle.length)) {
+      records++;
+    }
+    // Shorter than the needle, so a record split between chunks is counted once.
+    carry = text.slice(-(needle.length - 1));
   }
+  return { records, bytes };
 }
 
 function environment(): Record<string, unknown> {
@@ -237,13 +295,8 @@ function environment(): Record<string, unknown> {
 async function main(): Promise<number> {
   const opts = parseOptions(Deno.args);
   const repo = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-  if (opts.render) {
-    const saved: RunResult = JSON.parse(Deno.readTextFileSync(`${repo}/bench/results.json`));
-    Object.assign(saved, evaluate(saved.targets));
-    Deno.writeTextFileSync(`${repo}/bench/RESULTS.md`, markdown(saved));
-    console.log(markdown(saved));
-    return 0;
-  }
+  const out = opts.out ?? `${repo}/bench`;
+  if (opts.render) return render(out, opts.write);
   const env = environment();
   const wrkV = await run("wrk", ["-v"]);
   const wrkVersion = (wrkV.stdout + wrkV.stderr).match(/wrk [^\n]*?(?= Copyright|\n|$)/)?.[0];
@@ -330,8 +383,13 @@ async function main(): Promise<number> {
       log(`[round ${round}/${opts.rounds}] ${target.label}: 64 connections, ${opts.duration} s`);
       await guard(result, "64 connections", async () => {
         const s = scripts.get(target.id)!;
-        await load(url(running), s, 64, opts.warmup, running.proc, upstream);
-        const r = await load(url(running), s, 64, opts.duration, running.proc, upstream);
+        const h = running.helpers ?? [];
+        const warm = () => load(url(running), s, 64, opts.warmup, running.proc, upstream, h);
+        const measure = () => load(url(running), s, 64, opts.duration, running.proc, upstream, h);
+        // With a Redis, the commands it runs are counted around the measured run.
+        const r = running.redisPort === undefined
+          ? (await warm(), await measure())
+          : await tallied(running.redisPort, opts.duration, warm, measure);
         result.c64.push(r);
         log(
           `  ${Math.round(r.rps)} req/s, p50 ${(r.p50Us / 1000).toFixed(2)} ms, ` +
@@ -339,14 +397,16 @@ async function main(): Promise<number> {
               r.otherLoadPct.toFixed(0)
             }%`,
         );
+        if (r.redis) log(`  ${redisLine(r)}`);
       });
     }
     for (const { target, running, result } of live) {
       log(`[round ${round}/${opts.rounds}] ${target.label}: 1 connection, ${opts.duration} s`);
       await guard(result, "1 connection", async () => {
         const s = scripts.get(target.id)!;
-        await load(url(running), s, 1, Math.min(opts.warmup, 1), running.proc, upstream);
-        const r = await load(url(running), s, 1, opts.duration, running.proc, upstream);
+        const h = running.helpers ?? [];
+        await load(url(running), s, 1, Math.min(opts.warmup, 1), running.proc, upstream, h);
+        const r = await load(url(running), s, 1, opts.duration, running.proc, upstream, h);
         result.c1.push(r);
         log(`  p50 ${(r.p50Us / 1000).toFixed(3)} ms, p99 ${(r.p99Us / 1000).toFixed(3)} ms`);
       });
@@ -354,7 +414,8 @@ async function main(): Promise<number> {
   }
   for (const { target, running, result } of live) {
     log(
-      `${target.label}: SSE, ${opts.sseRuns} × ${opts.sseChunks} events ${opts.sseDelayMs} ms apart`,
+      `${target.label}: SSE, ${opts.sseRuns} × ${opts.sseChunks} events ` +
+        `${opts.sseDelayMs} ms apart`,
     );
     await guard(result, "SSE", async () => {
       const r = await sse(
@@ -373,21 +434,10 @@ async function main(): Promise<number> {
       );
     });
   }
-  // Before the idle phase restarts them: what each llmproxy counted of the usage.
+  // Before the idle phase restarts them: what each llmproxy counted and logged.
   for (const { target, running, result } of live) {
     if (running.adminPort === undefined) continue;
-    await guard(result, "usage metrics", async () => {
-      const u = await usageSeen(running.adminPort!);
-      result.usageSeen = u;
-      log(`${target.label}: ${u.tokens} tokens counted, ${u.missing} answers without usage`);
-      if (target.id.endsWith("-clients")) {
-        const c = await clientsSeen(running.adminPort!);
-        result.clientsSeen = c;
-        log(
-          `${target.label}: ${c.admitted} requests admitted under a client, ${c.rejected} refused`,
-        );
-      }
-    });
+    await guard(result, "daemon metrics", () => daemonSeen(target, running, result));
   }
   for (const entry of live) {
     const { target, result } = entry;
@@ -423,9 +473,6 @@ async function main(): Promise<number> {
   env.loadAfter = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
   await stopAll();
 
-  const { goals, context } = evaluate(results);
-  const cost = usageCost(results);
-  const ccost = clientCost(results);
   const runResult: RunResult = {
     date: new Date().toISOString(),
     settings: {
@@ -438,32 +485,113 @@ async function main(): Promise<number> {
       idleStreams: opts.idleStreams,
       nodeCeiling: opts.nodeCeiling,
       nginxWorkers: opts.nginxWorkers,
+      llmproxyConfig: configText("<port>", "<admin port>", "<upstream port>"),
     },
     environment: env,
     targets: results,
-    goals,
-    context,
-    ...(cost.length ? { usageCost: cost } : {}),
-    ...(ccost.length ? { clientCost: ccost } : {}),
+    ...derived(results),
   };
-  console.log("\n" + table(results) + "\n\n" + goalsTable(goals) + "\n");
-  if (cost.length) console.log("Usage accounting cost:\n\n" + usageCostTable(cost) + "\n");
-  if (ccost.length) {
-    console.log("Client keys and limits cost:\n\n" + clientCostTable(ccost) + "\n");
-  }
-  for (const c of context) {
-    console.log(`${c.what}: ${c.value === null ? "n/a" : c.value.toFixed(2) + "×"}`);
-  }
+  printTables(runResult);
   if (opts.write) {
-    Deno.writeTextFileSync(`${repo}/bench/RESULTS.md`, markdown(runResult));
-    Deno.writeTextFileSync(`${repo}/bench/results.json`, JSON.stringify(runResult, null, 2) + "\n");
-    log("\nwrote bench/RESULTS.md and bench/results.json");
+    Deno.mkdirSync(out, { recursive: true });
+    Deno.writeTextFileSync(`${out}/RESULTS.md`, markdown(runResult));
+    Deno.writeTextFileSync(`${out}/results.json`, JSON.stringify(runResult, null, 2) + "\n");
+    log(`\nwrote ${out}/RESULTS.md and ${out}/results.json`);
   }
   Deno.removeSync(tmp, { recursive: true });
   return 0;
 }
 
+/** The figures computed from the targets' measurements: goals, ratios, tables. */
+function derived(
+  targets: TargetResult[],
+): Omit<RunResult, "date" | "settings" | "environment" | "targets"> {
+  const cost = usageCost(targets);
+  const ccost = clientCost(targets);
+  const f = fleet(targets);
+  return {
+    ...evaluate(targets),
+    ...(cost.length ? { usageCost: cost } : {}),
+    ...(ccost.length ? { clientCost: ccost } : {}),
+    cpu: cpuVsCeiling(targets),
+    ...(f ? { fleet: f } : {}),
+  };
+}
+
+/** Prints the tables of a run to stdout. */
+function printTables(r: RunResult): void {
+  console.log("\n" + table(r.targets) + "\n\n" + goalsTable(r.goals) + "\n");
+  console.log("CPU per request vs the ceiling:\n\n" + cpuTable(r.cpu ?? []) + "\n");
+  if (r.usageCost?.length) {
+    console.log("Usage accounting cost:\n\n" + usageCostTable(r.usageCost) + "\n");
+  }
+  if (r.clientCost?.length) {
+    console.log("Client keys and limits cost:\n\n" + clientCostTable(r.clientCost) + "\n");
+  }
+  if (r.fleet) {
+    console.log("Fleet (state on Redis vs in memory):\n\n" + fleetTables(r.fleet) + "\n");
+    console.log(fleetMakeup(r.fleet) + "\n");
+  }
+  for (const c of r.context) {
+    console.log(`${c.what}: ${c.value === null ? "n/a" : c.value.toFixed(2) + "×"}`);
+  }
+}
+
+/**
+ * `--render`: RESULTS.md again from results.json, every derived figure recomputed by
+ * the code as it is now (so a change to a goal shows without measuring again).
+ */
+function render(out: string, write: boolean): number {
+  const saved: RunResult = JSON.parse(Deno.readTextFileSync(`${out}/results.json`));
+  Object.assign(saved, derived(saved.targets));
+  const md = markdown(saved);
+  if (write) Deno.writeTextFileSync(`${out}/RESULTS.md`, md);
+  console.log(md);
+  return 0;
+}
+
+/** The log line of a Redis tally: round trips and commands per request. */
+function redisLine(r: LoadSample): string {
+  const p = perRequest(r.redis!, r.requests);
+  const sent = p.makeup.filter((m) => !m.inScript && Math.abs(m.perRequest) >= 0.0005)
+    .map((m) => `${m.command} ${m.perRequest.toFixed(3)}`).join(", ");
+  return `Redis: ${p.roundTrips.toFixed(3)} round trips per request (${sent || "none"}), ` +
+    `${p.commands.toFixed(3)} commands with those inside scripts`;
+}
+
+/** Reads an llmproxy target's `/metrics` and access log into its result. */
+async function daemonSeen(target: Target, running: Running, result: TargetResult): Promise<void> {
+  const f = daemonFigures(await scrape(running.adminPort!));
+  result.usageSeen = f.usage;
+  result.daemonSeen = f.daemon;
+  log(
+    `${target.label}: ${f.usage.tokens} tokens counted, ${f.usage.missing} answers without usage`,
+  );
+  if (target.id.endsWith("-clients")) {
+    result.clientsSeen = f.clients;
+    log(
+      `${target.label}: ${f.clients.admitted} requests admitted under a client, ` +
+        `${f.clients.rejected} refused`,
+    );
+  }
+  const d = f.daemon;
+  log(
+    `${target.label}: ${d.requests} requests, ${d.rateLimited} refused by the rate limit, ` +
+      `${d.retries} retries, ${d.storeErrors} state store errors`,
+  );
+  // The limit is sized never to bind: if it did, the run measured 429s, not the proxy.
+  if (d.rateLimited > 0) {
+    result.phaseErrors["rate limit"] = `${d.rateLimited} requests refused with 429 by the ` +
+      "per-IP rate limit: it bound, so this target's figures are not comparable";
+  }
+  if (running.accessLog) {
+    result.accessLog = await accessRecords(running.accessLog);
+    log(`${target.label}: access log ${result.accessLog.records} records`);
+  }
+}
+
 const onSignal = () => {
+  refuseNewProcesses();
   log("interrupted: stopping what was started");
   void stopAll().finally(() => Deno.exit(130));
 };

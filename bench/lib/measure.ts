@@ -5,6 +5,7 @@
  * @module
  */
 import { cpuSeconds, machineCpu, type Proc, processTree, sleep, treeRssKiB } from "./proc.ts";
+import type { RedisTally } from "./redis.ts";
 import { openIdleStreams, SseClient } from "./sse.ts";
 import { median, quantile } from "./stats.ts";
 import { wrk, type WrkResult } from "./wrk.ts";
@@ -22,6 +23,13 @@ export interface LoadSample extends WrkResult {
    * (all cores): other work on a shared machine makes every figure of that run lower.
    */
   otherLoadPct: number;
+  /**
+   * CPU per request, in µs, of the processes the target needs besides its own (the
+   * fleet rows' redis-server); absent when it needs none.
+   */
+  helperCpuUsPerReq?: number;
+  /** What the target's Redis counted during this run (the fleet rows). */
+  redis?: RedisTally;
 }
 
 /** Runs wrk against a target and accounts for the CPU of everyone involved. */
@@ -32,19 +40,23 @@ export async function load(
   durationS: number,
   target: Proc | undefined,
   upstream: Proc,
+  helpers: readonly Proc[] = [],
 ): Promise<LoadSample> {
   const tPids = target ? processTree(target.pid) : [];
   const uPids = processTree(upstream.pid);
+  const hPids = helpers.flatMap((h) => processTree(h.pid));
   const m0 = machineCpu();
   const t0 = cpuSeconds(tPids);
   const u0 = cpuSeconds(uPids);
+  const h0 = cpuSeconds(hPids);
   const r = await wrk(url, script, connections, durationS);
   const m1 = machineCpu();
   const targetCpuS = cpuSeconds(tPids) - t0;
   const upstreamCpuS = cpuSeconds(uPids) - u0;
+  const helperCpuS = cpuSeconds(hPids) - h0;
   const busy = m1.busy - m0.busy;
   const total = m1.total - m0.total;
-  const other = Math.max(0, busy - targetCpuS - upstreamCpuS - r.wrkCpuS);
+  const other = Math.max(0, busy - targetCpuS - upstreamCpuS - helperCpuS - r.wrkCpuS);
   const perReq = (s: number) => r.requests > 0 ? (s / r.requests) * 1e6 : NaN;
   return {
     ...r,
@@ -52,6 +64,7 @@ export async function load(
     targetCpuUsPerReq: perReq(targetCpuS),
     upstreamCpuUsPerReq: perReq(upstreamCpuS),
     otherLoadPct: total > 0 ? (other / total) * 100 : 0,
+    ...(helpers.length ? { helperCpuUsPerReq: perReq(helperCpuS) } : {}),
   };
 }
 

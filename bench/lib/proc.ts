@@ -71,15 +71,35 @@ export class Proc {
 /** Everything started so far, so a failure or Ctrl-C can stop it all by PID. */
 export const started: Proc[] = [];
 
-/** Starts `cmd args` with stdout discarded and stderr kept for diagnostics. */
+let refusing = false;
+
+/**
+ * From now on {@link spawn} throws: on Ctrl-C the measuring goes on while everything is
+ * being stopped, and must not start a process (a restart, the fleet's Redis) after the
+ * list of what to stop was taken.
+ */
+export function refuseNewProcesses(): void {
+  refusing = true;
+}
+
+/**
+ * Starts `cmd args` with stdout discarded (or appended to `stdoutFile`) and stderr kept
+ * for diagnostics.
+ */
 export function spawn(
   name: string,
   cmd: string,
   args: string[],
-  options: { cwd?: string; env?: Record<string, string> } = {},
+  options: { cwd?: string; env?: Record<string, string>; stdoutFile?: string } = {},
 ): Proc {
-  const child = new Deno.Command(cmd, {
-    args,
+  if (refusing) throw new Error(`${name}: not started, the run is being stopped`);
+  // Deno.Command cannot hand a file to a child as its stdout, so a shell opens it and
+  // execs the command: the PID stays the command's own, to stop and to measure.
+  const [c, a] = options.stdoutFile === undefined
+    ? [cmd, args]
+    : ["sh", ["-c", 'f=$1; shift; exec "$@" >>"$f"', "sh", options.stdoutFile, cmd, ...args]];
+  const child = new Deno.Command(c, {
+    args: a,
     cwd: options.cwd,
     env: options.env,
     stdin: "null",

@@ -4,7 +4,8 @@
  * @module
  */
 import type { IdleResult, LoadSample, SseResult } from "./measure.ts";
-import type { Kind } from "./targets.ts";
+import type { RedisTally } from "./redis.ts";
+import { FLEET_IDS, type Kind } from "./targets.ts";
 
 /** Everything measured for one target. */
 export interface TargetResult {
@@ -31,6 +32,10 @@ export interface TargetResult {
    * client after the load and SSE phases, to show every request went through the gate.
    */
   clientsSeen?: ClientsSeen;
+  /** llmproxy only: what its `/metrics` counted after the load and SSE phases. */
+  daemonSeen?: DaemonSeen;
+  /** llmproxy only: its access log after the load and SSE phases. */
+  accessLog?: { records: number; bytes: number };
   /** Errors during a phase, by phase. */
   phaseErrors: Record<string, string>;
 }
@@ -51,6 +56,18 @@ export interface ClientsSeen {
   rejected: number;
 }
 
+/** What an llmproxy target's `/metrics` counted, to show the config's parts did their job. */
+export interface DaemonSeen {
+  /** Sum of `llmproxy_http_requests_total`. */
+  requests: number;
+  /** Sum of `llmproxy_ratelimit_total`: 429s of the per-IP rate limit (0 unless it bound). */
+  rateLimited: number;
+  /** Sum of `llmproxy_upstream_retries_total`. */
+  retries: number;
+  /** Sum of `llmproxy_state_store_errors_total`: decisions made locally, Redis not answering. */
+  storeErrors: number;
+}
+
 /** The run as a whole. */
 export interface RunResult {
   date: string;
@@ -63,6 +80,10 @@ export interface RunResult {
   usageCost?: UsageCost[];
   /** Client keys and limits on vs off, per runtime measured (absent in older results). */
   clientCost?: ClientCost[];
+  /** CPU µs/req of each llmproxy target and its ceiling (absent in older results). */
+  cpu?: CpuRow[];
+  /** State on Redis vs in memory (absent when the pair was not chosen). */
+  fleet?: Fleet;
 }
 
 /** A goal of the brief and whether it was met in this run. */
@@ -93,99 +114,32 @@ export function pick(samples: readonly LoadSample[]): LoadSample | undefined {
 const ok = (x: number | undefined | null): x is number =>
   typeof x === "number" && Number.isFinite(x);
 
-/** Evaluates the brief's goals from one run's results. */
+/** The goals of each runtime (issue "performance round two"), all from the same run. */
+export const GOALS = {
+  deno: {
+    ceiling: 0.75,
+    p50AddedMs: 0.3,
+    sseFirstMs: 1,
+    sseEventMs: 0.1,
+    idleKiB: 60,
+    portkey: 10,
+  },
+  node: { ceiling: 0.6, p50AddedMs: 0.3, sseFirstMs: 1, sseEventMs: 0.1, idleKiB: 50, portkey: 6 },
+} as const;
+
+/** Evaluates the goals from one run's results. */
 export function evaluate(targets: readonly TargetResult[]): { goals: Goal[]; context: Ratio[] } {
   const by = (id: string) => targets.find((t) => t.id === id);
   const rps = (id: string) => pick(by(id)?.c64 ?? [])?.rps;
-  const p50c1 = (id: string) => {
-    const s = pick(by(id)?.c1 ?? []);
-    return s ? s.p50Us / 1000 : undefined;
-  };
   const goals: Goal[] = [];
   const context: Ratio[] = [];
-  const direct = by("direct");
   for (const rt of ["deno", "node"] as const) {
-    const id = `llmproxy-${rt}`;
-    const t = by(id);
-    const name = `llmproxy (${rt === "deno" ? "Deno" : "Node"})`;
-    const why = t?.available ? undefined : (t?.reason ?? "not run");
-    const add = (
-      goal: string,
-      measured: string,
-      value: number | undefined,
-      limit: string,
-      pass: (v: number) => boolean,
-      missing: string | undefined,
-    ) => {
-      const has = ok(value);
-      goals.push({
-        goal,
-        target: name,
-        measured: has ? measured : "n/a",
-        value: has ? value : null,
-        limit,
-        met: has ? pass(value) : null,
-        ...(has ? {} : { note: why ?? missing ?? "not measured" }),
-      });
-    };
-    const own = rps(id);
-    const ceil = rps(`ceiling-${rt}`);
-    const ratioCeil = ok(own) && ok(ceil) ? own / ceil : undefined;
-    add(
-      "req/s vs same-runtime ceiling",
-      `${pct(ratioCeil)} (${int(own)} / ${int(ceil)})`,
-      ratioCeil,
-      "≥ 85%",
-      (v) => v >= 0.85,
-      by(`ceiling-${rt}`)?.reason,
-    );
-    const pk = rps("portkey");
-    const ratioPk = ok(own) && ok(pk) ? own / pk : undefined;
-    add(
-      "req/s vs Portkey",
-      `${times(ratioPk)} (${int(own)} / ${int(pk)})`,
-      ratioPk,
-      "≥ 10×",
-      (v) => v >= 10,
-      by("portkey")?.reason,
-    );
-    const a = p50c1(id);
-    const d = p50c1("direct");
-    const added = ok(a) && ok(d) ? a - d : undefined;
-    add(
-      "added p50 at 1 connection",
-      `${ms(added)} ms`,
-      added,
-      "≤ 0.3 ms",
-      (v) => v <= 0.3,
-      undefined,
-    );
-    const s = t?.sse?.firstEventMedianMs;
-    const sd = direct?.sse?.firstEventMedianMs;
-    const sAdded = ok(s) && ok(sd) ? s - sd : undefined;
-    add("SSE first byte added", `${ms(sAdded)} ms`, sAdded, "≤ 1 ms", (v) => v <= 1, undefined);
-    const per = t?.idle?.perStreamKiB;
-    add(
-      "RSS per idle open stream",
-      `${num(per, 1)} KiB`,
-      per,
-      "≤ 50 KiB",
-      (v) => v <= 50,
-      undefined,
-    );
+    goals.push(...runtimeGoals(targets, rt));
+    const own = rps(`llmproxy-${rt}`);
     const ng = rps("nginx");
     context.push({
-      what: `${name} req/s / nginx req/s`,
+      what: `llmproxy (${rt === "deno" ? "Deno" : "Node"}) req/s / nginx req/s`,
       value: ok(own) && ok(ng) ? own / ng : null,
-    });
-    // CPU per request is steadier than req/s on a shared machine: the same comparison
-    // with the ceiling, as ceiling CPU µs/req ÷ llmproxy CPU µs/req.
-    const cpu = (x: string) => pick(by(x)?.c64 ?? [])?.targetCpuUsPerReq;
-    const cOwn = cpu(id);
-    const cCeil = cpu(`ceiling-${rt}`);
-    context.push({
-      what: `${name} CPU efficiency vs its ceiling (ceiling CPU/req ÷ llmproxy CPU/req)`,
-      value: ok(cOwn) && ok(cCeil) ? cCeil / cOwn : null,
     });
   }
   for (const rt of ["deno", "node"] as const) {
@@ -202,6 +156,361 @@ export function evaluate(targets: readonly TargetResult[]): { goals: Goal[]; con
     });
   }
   return { goals, context };
+}
+
+/** The goals of `llmproxy-<rt>`, each against the same run's direct, ceiling or Portkey. */
+function runtimeGoals(targets: readonly TargetResult[], rt: "deno" | "node"): Goal[] {
+  const by = (id: string) => targets.find((t) => t.id === id);
+  const rps = (id: string) => pick(by(id)?.c64 ?? [])?.rps;
+  const p50c1 = (id: string) => {
+    const s = pick(by(id)?.c1 ?? []);
+    return s ? s.p50Us / 1000 : undefined;
+  };
+  const limits = GOALS[rt];
+  const id = `llmproxy-${rt}`;
+  const t = by(id);
+  const direct = by("direct");
+  const name = `llmproxy (${rt === "deno" ? "Deno" : "Node"})`;
+  const why = t?.available ? undefined : (t?.reason ?? "not run");
+  // Why a target a goal compares with has no figure.
+  const absent = (other: string) => {
+    const o = by(other);
+    return !o ? `${other} not run` : o.available ? "not measured" : o.reason;
+  };
+  const goals: Goal[] = [];
+  const add = (
+    goal: string,
+    measured: string,
+    value: number | undefined,
+    limit: string,
+    pass: (v: number) => boolean,
+    missing?: string,
+  ) => {
+    const has = ok(value);
+    goals.push({
+      goal,
+      target: name,
+      measured: has ? measured : "n/a",
+      value: has ? value : null,
+      limit,
+      met: has ? pass(value) : null,
+      ...(has ? {} : { note: why ?? missing ?? "not measured" }),
+    });
+  };
+  const own = rps(id);
+  const ceil = rps(`ceiling-${rt}`);
+  const ratioCeil = ok(own) && ok(ceil) ? own / ceil : undefined;
+  add(
+    "req/s at 64 connections vs the same-runtime ceiling",
+    `${pct(ratioCeil)} (${int(own)} / ${int(ceil)})`,
+    ratioCeil,
+    `≥ ${limits.ceiling * 100}%`,
+    (v) => v >= limits.ceiling,
+    absent(`ceiling-${rt}`),
+  );
+  const a = p50c1(id);
+  const d = p50c1("direct");
+  const added = ok(a) && ok(d) ? a - d : undefined;
+  add(
+    "added p50 at 1 connection vs direct",
+    `${ms(added)} ms`,
+    added,
+    `≤ ${limits.p50AddedMs} ms`,
+    (v) => v <= limits.p50AddedMs,
+  );
+  const s = t?.sse?.firstEventMedianMs;
+  const sd = direct?.sse?.firstEventMedianMs;
+  const first = ok(s) && ok(sd) ? s - sd : undefined;
+  add(
+    "first SSE event added vs direct",
+    `${ms(first)} ms`,
+    first,
+    `≤ ${limits.sseFirstMs.toFixed(1)} ms`,
+    (v) => v <= limits.sseFirstMs,
+  );
+  const e = t?.sse?.transitMedianMs;
+  const ed = direct?.sse?.transitMedianMs;
+  const later = ok(e) && ok(ed) ? e - ed : undefined;
+  add(
+    "each later SSE event added",
+    `${ms(later)} ms`,
+    later,
+    `≤ ${limits.sseEventMs} ms`,
+    (v) => v <= limits.sseEventMs,
+  );
+  const per = t?.idle?.perStreamKiB;
+  add(
+    "RSS per idle open stream",
+    `${num(per, 1)} KiB`,
+    per,
+    `≤ ${limits.idleKiB} KiB`,
+    (v) => v <= limits.idleKiB,
+  );
+  const pk = rps("portkey");
+  const ratioPk = ok(own) && ok(pk) ? own / pk : undefined;
+  add(
+    "req/s vs Portkey gateway (same run)",
+    `${times(ratioPk)} (${int(own)} / ${int(pk)})`,
+    ratioPk,
+    `≥ ${limits.portkey}×`,
+    (v) => v >= limits.portkey,
+    absent("portkey"),
+  );
+  return goals;
+}
+
+/** CPU per request of one llmproxy target next to its runtime's ceiling. */
+export interface CpuRow {
+  id: string;
+  label: string;
+  /** CPU µs/req of the target and of `ceiling-<runtime>` at 64 connections (best round). */
+  cpuUsPerReq: number | null;
+  ceilingCpuUsPerReq: number | null;
+  /** The CPU of the processes it needs besides its own (redis-server), µs/req. */
+  helperCpuUsPerReq: number | null;
+}
+
+/**
+ * CPU per request of every llmproxy target measured, with its ceiling's: steadier than
+ * req/s on a shared machine, since other load slows a run but costs it no CPU.
+ */
+export function cpuVsCeiling(targets: readonly TargetResult[]): CpuRow[] {
+  const cpu = (t: TargetResult | undefined) => {
+    const x = pick(t?.c64 ?? [])?.targetCpuUsPerReq;
+    return ok(x) ? x : null;
+  };
+  return targets.filter((t) => t.kind === "llmproxy" && t.available).map((t) => {
+    const helper = pick(t.c64)?.helperCpuUsPerReq;
+    return {
+      id: t.id,
+      label: t.label,
+      cpuUsPerReq: cpu(t),
+      ceilingCpuUsPerReq: cpu(targets.find((c) => c.id === `ceiling-${t.runtime}`)),
+      helperCpuUsPerReq: ok(helper) ? helper : null,
+    };
+  });
+}
+
+/** The CPU table of the goals section, as Markdown. */
+export function cpuTable(rows: readonly CpuRow[]): string {
+  const head = [
+    "llmproxy target",
+    "CPU µs/req",
+    "its ceiling's CPU µs/req",
+    "llmproxy ÷ ceiling",
+  ];
+  const out = [head, head.map(() => "---")];
+  for (const r of rows) {
+    const helper = ok(r.helperCpuUsPerReq)
+      ? ` (+ ${num(r.helperCpuUsPerReq, 0)} redis-server)`
+      : "";
+    const ratio = ok(r.cpuUsPerReq) && ok(r.ceilingCpuUsPerReq) && r.ceilingCpuUsPerReq > 0
+      ? r.cpuUsPerReq / r.ceilingCpuUsPerReq
+      : null;
+    out.push([
+      r.label,
+      num(r.cpuUsPerReq, 0) + helper,
+      num(r.ceilingCpuUsPerReq, 0),
+      times(ratio),
+    ]);
+  }
+  return out.map((r) => `| ${r.join(" | ")} |`).join("\n");
+}
+
+/** The limits of the fleet rows. */
+export const FLEET_LIMITS = { rpsRatio: 0.8, roundTrips: 1 } as const;
+
+/** One command's share of a request, from `INFO commandstats`. */
+export interface CommandShare {
+  command: string;
+  perRequest: number;
+  /** Called inside the store's Lua scripts: counted by Redis, but no round trip. */
+  inScript: boolean;
+}
+
+/** State on Redis (`llmproxy-deno-redis`) vs in memory (`llmproxy-deno-memory`), same run. */
+export interface Fleet {
+  /** Why a figure or verdict is missing. */
+  note?: string;
+  rpsRedis: number | null;
+  rpsMemory: number | null;
+  /** rpsRedis / rpsMemory. */
+  ratio: number | null;
+  /** p50 at 1 connection minus direct's, ms. */
+  p50AddedRedisMs: number | null;
+  p50AddedMemoryMs: number | null;
+  cpuUsPerReqRedis: number | null;
+  cpuUsPerReqMemory: number | null;
+  redisServerCpuUsPerReq: number | null;
+  /** Requests wrk counted in the 64-connection run the tally covers (the best round). */
+  requests: number | null;
+  /**
+   * Commands the daemon sent per request (round trips), idle baseline subtracted: every
+   * command of `INFO commandstats` that is not one the store's scripts run inside Redis.
+   */
+  roundTrips: number | null;
+  /** Every command Redis ran per request, inside scripts too (`total_commands_processed`). */
+  commands: number | null;
+  /** Per command, largest first. */
+  makeup: CommandShare[];
+  /**
+   * Per request, what the requests still in flight when wrk stops can add (one script
+   * each, not matched by a counted request): connections ÷ requests. The verdict allows it.
+   */
+  inFlightSlack: number | null;
+  rateLimitedRedis: number | null;
+  rateLimitedMemory: number | null;
+  storeErrors: number | null;
+  ratioMet: boolean | null;
+  roundTripsMet: boolean | null;
+}
+
+/** Per-request figures of a Redis tally: the load run minus the idle baseline, scaled. */
+export function perRequest(
+  t: RedisTally,
+  requests: number,
+): { roundTrips: number; commands: number; makeup: CommandShare[] } {
+  // The baseline window is as long as the run give or take a few ms: scaled to it.
+  const scale = t.idleS > 0 ? t.loadS / t.idleS : 1;
+  const names = new Set([...Object.keys(t.load.calls), ...Object.keys(t.idle.calls)]);
+  const makeup: CommandShare[] = [];
+  for (const command of names) {
+    const n = (t.load.calls[command] ?? 0) - (t.idle.calls[command] ?? 0) * scale;
+    makeup.push({ command, perRequest: n / requests, inScript: t.inScripts.includes(command) });
+  }
+  makeup.sort((a, b) => b.perRequest - a.perRequest);
+  const roundTrips = makeup.filter((m) => !m.inScript).reduce((s, m) => s + m.perRequest, 0);
+  const commands = (t.load.total - t.idle.total * scale) / requests;
+  return { roundTrips, commands, makeup };
+}
+
+/** The fleet pair's figures; undefined when neither target was chosen. */
+export function fleet(targets: readonly TargetResult[]): Fleet | undefined {
+  const r = targets.find((t) => t.id === FLEET_IDS.redis);
+  const m = targets.find((t) => t.id === FLEET_IDS.memory);
+  if (!r && !m) return undefined;
+  const direct = pick(targets.find((t) => t.id === "direct")?.c1 ?? []);
+  const val = (x: number | undefined) => ok(x) ? x : null;
+  const added = (t: TargetResult | undefined) => {
+    const s = pick(t?.c1 ?? []);
+    return s && direct ? (s.p50Us - direct.p50Us) / 1000 : null;
+  };
+  const a = pick(r?.c64 ?? []);
+  const b = pick(m?.c64 ?? []);
+  const rpsRedis = val(a?.rps);
+  const rpsMemory = val(b?.rps);
+  const ratio = rpsRedis !== null && rpsMemory !== null && rpsMemory > 0
+    ? rpsRedis / rpsMemory
+    : null;
+  const per = a?.redis && a.requests > 0 ? perRequest(a.redis, a.requests) : undefined;
+  const slack = a && a.requests > 0 ? a.connections / a.requests : null;
+  const storeErrors = r?.daemonSeen?.storeErrors ?? null;
+  const limited = (r?.daemonSeen?.rateLimited ?? 0) + (m?.daemonSeen?.rateLimited ?? 0);
+  // Local decisions (Redis not answering in time) or 429s make a run cheaper than it is.
+  const clean = (storeErrors ?? 0) === 0 && limited === 0;
+  const notes = [
+    !r || !m ? `run ${FLEET_IDS.redis} and ${FLEET_IDS.memory} together` : "",
+    r && !r.available ? `${r.id}: ${r.reason ?? "not available"}` : "",
+    m && !m.available ? `${m.id}: ${m.reason ?? "not available"}` : "",
+    storeErrors ? `${storeErrors} state store calls failed (decided locally)` : "",
+    limited ? `${limited} requests refused by the rate limit` : "",
+  ].filter(Boolean);
+  return {
+    ...(notes.length ? { note: notes.join("; ") } : {}),
+    rpsRedis,
+    rpsMemory,
+    ratio,
+    p50AddedRedisMs: added(r),
+    p50AddedMemoryMs: added(m),
+    cpuUsPerReqRedis: val(a?.targetCpuUsPerReq),
+    cpuUsPerReqMemory: val(b?.targetCpuUsPerReq),
+    redisServerCpuUsPerReq: val(a?.helperCpuUsPerReq),
+    requests: a?.requests ?? null,
+    roundTrips: per?.roundTrips ?? null,
+    commands: per?.commands ?? null,
+    makeup: per?.makeup ?? [],
+    inFlightSlack: slack,
+    rateLimitedRedis: r?.daemonSeen?.rateLimited ?? null,
+    rateLimitedMemory: m?.daemonSeen?.rateLimited ?? null,
+    storeErrors,
+    ratioMet: ratio === null || !clean ? null : ratio >= FLEET_LIMITS.rpsRatio,
+    roundTripsMet: per === undefined || slack === null
+      ? null
+      : per.roundTrips <= FLEET_LIMITS.roundTrips + slack,
+  };
+}
+
+/** The fleet tables, as Markdown: the figures of each, then the two goals. */
+export function fleetTables(f: Fleet): string {
+  const verdict = (x: boolean | null) =>
+    x === null ? `n/a${f.note ? `: ${f.note}` : ""}` : x ? "yes" : "**NO**";
+  const rows = [
+    ["", "state on Redis", "state in memory"],
+    ["---", "---", "---"],
+    ["req/s @64", int(f.rpsRedis), int(f.rpsMemory)],
+    ["added p50 @1 ms", ms(f.p50AddedRedisMs), ms(f.p50AddedMemoryMs)],
+    ["CPU µs/req, daemon", num(f.cpuUsPerReqRedis, 0), num(f.cpuUsPerReqMemory, 0)],
+    ["CPU µs/req, redis-server", num(f.redisServerCpuUsPerReq, 0), "—"],
+    ["429s of the rate limit", int(f.rateLimitedRedis), int(f.rateLimitedMemory)],
+    ["state store errors", int(f.storeErrors), "—"],
+  ];
+  const slack = ok(f.inFlightSlack)
+    ? ` (+ ${f.inFlightSlack.toFixed(3)} in flight at the end)`
+    : "";
+  const goals = [
+    ["goal", "measured", "limit", "met"],
+    ["---", "---", "---", "---"],
+    [
+      "req/s, state on Redis vs in memory",
+      `${pct(f.ratio)} (${int(f.rpsRedis)} / ${int(f.rpsMemory)})`,
+      `≥ ${FLEET_LIMITS.rpsRatio * 100}%`,
+      verdict(f.ratioMet),
+    ],
+    [
+      "Redis round trips per request (rate limit + breaker-protected member)",
+      num(f.roundTrips, 3),
+      `≤ ${FLEET_LIMITS.roundTrips}${slack}`,
+      verdict(f.roundTripsMet),
+    ],
+  ];
+  const md = (t: string[][]) => t.map((r) => `| ${r.join(" | ")} |`).join("\n");
+  return md(rows) + "\n\n" + md(goals);
+}
+
+/** What the round trips are made of, as a sentence. */
+export function fleetMakeup(f: Fleet): string {
+  // Below 0.0005 per request is the idle baseline's noise, not the request path.
+  const shown = f.makeup.filter((m) => Math.abs(m.perRequest) >= 0.0005);
+  const list = (inScript: boolean) =>
+    shown.filter((m) => m.inScript === inScript)
+      .map((m) => `\`${m.command}\` ${m.perRequest.toFixed(3)}`).join(", ") || "none";
+  if (f.roundTrips === null) return "Redis commands per request: not measured.";
+  return `Redis commands per request in that run (idle baseline subtracted): sent by the ` +
+    `daemon: ${list(false)}; run inside its scripts: ${list(true)}; all together ` +
+    `${num(f.commands, 3)} (\`total_commands_processed\`), over ${int(f.requests)} requests.`;
+}
+
+/** The fleet section of RESULTS.md. */
+export function fleetSection(f: Fleet): string[] {
+  return [
+    "## Fleet: state on Redis vs in memory",
+    "",
+    fleetTables(f),
+    "",
+    fleetMakeup(f),
+    "",
+    "Both run the production config on Deno; one with `state: { store: redis, redis: { url } }`",
+    "against a `redis-server` the benchmark starts (`--save '' --appendonly no`, 127.0.0.1), the",
+    "other with `state: { store: memory }`. Round trips are counted by Redis itself: `INFO",
+    "commandstats` and `INFO stats` before and after the 64-connection run of the best round,",
+    "minus the same over an idle window of the same length just before its warm-up (the daemon",
+    "reads breakers and the configuration version every 500 ms and holds a pub/sub connection),",
+    "divided by the requests wrk counted. Redis counts the commands a Lua script runs as",
+    "commands too; they cost no round trip, so the round trips are the commands sent by the",
+    "daemon (those no script of src/state_redis/scripts.ts calls). The requests still in",
+    "flight when wrk stops were admitted (one script each) but not counted, so the verdict",
+    "allows connections ÷ requests more. `--rounds=3` or more for a verdict.",
+  ];
 }
 
 /** The cost of usage accounting on one runtime: llmproxy with it on vs off, same run. */
@@ -315,7 +624,7 @@ function empty(runtime: "deno" | "node", note: string): UsageCost {
   };
 }
 
-/** The cost of client keys and limits on one runtime: `llmproxy-<rt>-clients` vs `llmproxy-<rt>`. */
+/** The cost of client keys and limits on one runtime: `llmproxy-<rt>-clients` vs plain. */
 export interface ClientCost {
   runtime: "deno" | "node";
   /** Why a figure or the verdict is missing. */
@@ -614,6 +923,22 @@ export function usageCostSection(cost: readonly UsageCost[]): string[] {
   ];
 }
 
+/** What an llmproxy daemon counted and logged, after the load and SSE phases. */
+function seen(t: TargetResult): string {
+  const d = t.daemonSeen;
+  const parts = d
+    ? [
+      `${int(d.requests)} requests`,
+      `${int(d.rateLimited)} refused by the rate limit`,
+      `${int(d.retries)} retries`,
+      ...(t.id === FLEET_IDS.redis ? [`${int(d.storeErrors)} state store errors`] : []),
+    ]
+    : [];
+  const log = t.accessLog ? [`access log: ${int(t.accessLog.records)} records`] : [];
+  const all = [...parts, ...log];
+  return all.length ? `. After load and SSE: ${all.join(", ")}` : "";
+}
+
 /** The whole RESULTS.md. */
 export function markdown(r: RunResult): string {
   const env = r.environment;
@@ -631,6 +956,12 @@ export function markdown(r: RunResult): string {
     "",
     goalsTable(r.goals),
     "",
+    "CPU per request at 64 connections, each llmproxy target next to its runtime's ceiling (no",
+    "goal; steadier than req/s on a shared machine, since other load slows a run down but does",
+    "not add to its CPU):",
+    "",
+    cpuTable(r.cpu ?? cpuVsCeiling(r.targets)),
+    "",
     "For context (no goal):",
     "",
     ...r.context.map((c) => `- ${c.what}: ${c.value === null ? "n/a" : `${c.value.toFixed(2)}×`}`),
@@ -638,13 +969,16 @@ export function markdown(r: RunResult): string {
     "## How it was measured",
     "",
     `- Machine: ${env.cpus} cores (${env.cpuModel}), Linux ${env.kernel}; deno ${env.deno}, ` +
-    `node ${env.node}, ${env.wrk}. Load average before/after: ${env.loadBefore} / ${env.loadAfter}.`,
+    `node ${env.node}, ${env.wrk}. Load average before/after: ${env.loadBefore} / ` +
+    `${env.loadAfter}.`,
     "- Upstream: `bench/upstream.ts`, a minimal `Deno.serve` OpenAI-shaped server in its own",
     "  process (fixed ~530-byte JSON completion with a `usage` object as OpenAI's; SSE events",
     "  stamped with their send time and, since the client asks for `include_usage`, each with",
     '  `"usage":null` and a final event with empty `choices` and the `usage`, as OpenAI sends).',
-    `- Throughput: \`wrk -t1 -c64 -d${r.settings.duration}s\` after a ${r.settings.warmup} s warm-up, POST of a`,
-    `  small chat completion to /v1/chat/completions; ${r.settings.rounds} round(s), targets interleaved,`,
+    `- Throughput: \`wrk -t1 -c64 -d${r.settings.duration}s\` after a ${r.settings.warmup} s ` +
+    "warm-up, POST of a",
+    "  small chat completion to /v1/chat/completions; " +
+    `${r.settings.rounds} round(s), targets interleaved,`,
     "  the best round (most req/s) reported, since other load only ever slows a round down.",
     "  Latency at 1 connection: `wrk -t1 -c1` the same way.",
     "  \"added p50 @1\" is the target's p50 minus direct's p50 in the same run.",
@@ -654,7 +988,8 @@ export function markdown(r: RunResult): string {
     "  the benchmark during the target's runs (worst of the two), in % of all cores: when it is",
     "  high, the machine was shared and that row's req/s and latencies are pessimistic.",
     `- SSE: ${r.settings.sseRuns} streams per target, one at a time over one kept-alive raw TCP`,
-    `  connection (as SDK clients pool them), each ${r.settings.sseChunks} events ${r.settings.sseDelayMs} ms apart.`,
+    `  connection (as SDK clients pool them), each ${r.settings.sseChunks} events ` +
+    `${r.settings.sseDelayMs} ms apart.`,
     '  "1st event" is the time from writing the request to receiving the first complete event',
     '  (the upstream sends it with the headers); "1st added" is that minus direct\'s (results.json',
     '  also has it on a new connection per stream). "chunk added" compares the median transit',
@@ -668,9 +1003,21 @@ export function markdown(r: RunResult): string {
     "- The Node ceiling pipes through `http.request` by default: faster on this machine than",
     "  `undici.request` (what llmproxy's Node transport uses), so the stricter ceiling;",
     "  `--node-ceiling=undici` switches.",
+    "- llmproxy's configuration, on every llmproxy target: the default settings of a production",
+    "  config: retries on, a breaker on the upstream, a per-IP rate limit (the schema's largest,",
+    '  which never binds here: its 429s are counted under "Targets as run"), token usage',
+    "  accounting on (the default) and the access log on (the daemon's stdout, appended to a file",
+    "  in the run's temp directory). The `-nousage`, `-clients` and fleet targets are this plus",
+    "  their one difference:",
+    "",
+    "  ```yaml",
+    ...String(r.settings.llmproxyConfig ?? "(not recorded in this run)").trimEnd().split("\n")
+      .map((l) => `  ${l}`),
+    "  ```",
+    "",
     "- Targets as run:",
     ...r.targets.map((t) =>
-      `  - ${t.label}: ${t.available ? t.detail : `not available: ${t.reason}`}`
+      `  - ${t.label}: ${t.available ? t.detail + seen(t) : `not available: ${t.reason}`}`
     ),
     "",
   ];
@@ -686,6 +1033,11 @@ export function markdown(r: RunResult): string {
   if (ccost.length) {
     const at = lines.indexOf("## How it was measured");
     lines.splice(at, 0, ...clientCostSection(ccost), "");
+  }
+  const f = r.fleet ?? fleet(r.targets);
+  if (f) {
+    const at = lines.indexOf("## How it was measured");
+    lines.splice(at, 0, ...fleetSection(f), "");
   }
   if (errs.length) lines.push("## Errors during the run", "", ...errs, "");
   return lines.join("\n");

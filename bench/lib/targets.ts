@@ -1,12 +1,14 @@
 /**
  * The things measured: the upstream itself (direct), llmproxy on Deno and Node (each with
- * usage accounting on, the default, and off, and with client keys and limits on), the
- * minimal passthrough ceilings on each runtime, nginx, and the Portkey gateway. Each starts on its own 127.0.0.1 port; one
+ * the production config, usage accounting off, and client keys and limits on; on Deno
+ * also with its state on Redis vs in memory), the minimal passthrough ceilings on each
+ * runtime, nginx, and the Portkey gateway. Each starts on its own 127.0.0.1 port; one
  * that cannot start says why.
  *
  * @module
  */
 import { answers, freePort, type Proc, run, spawn, waitFor } from "./proc.ts";
+import { NoRedis, type RedisServer, startRedis } from "./redis.ts";
 
 /** Where the benchmark runs and what it talks to. */
 export interface Context {
@@ -39,6 +41,12 @@ export interface Running {
   readonly adminPort?: number;
   /** What was run, for the report. */
   readonly detail: string;
+  /** llmproxy's access log file. */
+  readonly accessLog?: string;
+  /** The port of the Redis it shares state on (the fleet rows). */
+  readonly redisPort?: number;
+  /** Processes it needs besides its own (redis-server): their CPU is not "other load". */
+  readonly helpers?: readonly Proc[];
 }
 
 /** One row of the benchmark. */
@@ -88,35 +96,80 @@ const BENCH_CLIENT = `clients:
       tokens_per_day: 1000000000000
 `;
 
-function llmproxyConfig(
-  ctx: Context,
-  name: string,
-  port: number,
-  adminPort: number,
-  clients = false,
+/**
+ * The per-IP rate limit of every llmproxy target: the largest the schema allows
+ * (per_second ≤ 10,000, burst ≤ 20,000). wrk's connections all come from 127.0.0.1,
+ * so one bucket sees the whole load: it binds only above 10,000 req/s sustained, and
+ * the run counts 429s (`llmproxy_ratelimit_total`) so that it shows if it ever does.
+ */
+export const BENCH_RATE_LIMIT = { per_second: 10000, burst: 20000 } as const;
+
+/** What differs between the llmproxy targets' configurations. */
+export interface ConfigVariant {
+  /** `client_auth: required` and {@link BENCH_CLIENT}. */
+  readonly clients?: boolean;
+  /** An explicit `state` block; absent means the default (memory). */
+  readonly state?: { readonly store: "memory" } | {
+    readonly store: "redis";
+    readonly url: string;
+  };
+}
+
+/**
+ * The configuration every llmproxy target runs: the default settings of a production
+ * config (retries on, a breaker on the upstream, a per-IP rate limit, usage accounting
+ * on, the access log on) plus the variant's one difference. Ports may be placeholders
+ * (the copy shown in RESULTS.md).
+ */
+export function configText(
+  port: number | string,
+  adminPort: number | string,
+  upstreamPort: number | string,
+  variant: ConfigVariant = {},
 ): string {
-  const path = `${ctx.tmp}/${name}.yaml`;
-  Deno.writeTextFileSync(
-    path,
-    `# llmproxy benchmark: one forward, one upstream, defaults elsewhere.
+  const state = variant.state === undefined
+    ? ""
+    : variant.state.store === "memory"
+    ? "state:\n  store: memory\n"
+    : `state:\n  store: redis\n  redis:\n    url: ${variant.state.url}\n`;
+  return `# llmproxy benchmark: a production config's defaults; one forward, one upstream.
 http_server:
   forwards:
     - name: bench
       port: ${port}
       address: 127.0.0.1
-      default_group: bench${clients ? "\n      client_auth: required" : ""}
+      default_group: bench
+      ratelimit:
+        per_second: ${BENCH_RATE_LIMIT.per_second}
+        burst: ${BENCH_RATE_LIMIT.burst}${variant.clients ? "\n      client_auth: required" : ""}
   admin:
     port: ${adminPort}
     address: 127.0.0.1
 upstreams:
   - name: upstream
-    url: http://127.0.0.1:${ctx.upstreamPort}
+    url: http://127.0.0.1:${upstreamPort}
+    breaker:
+      threshold: 0.5
+      cooldown: 30
 upstream_groups:
   - name: bench
     upstreams:
       - name: upstream
-${clients ? BENCH_CLIENT : ""}`,
-  );
+    http_client:
+      retry:
+        attempts: 2
+${variant.clients ? BENCH_CLIENT : ""}${state}`;
+}
+
+function llmproxyConfig(
+  ctx: Context,
+  name: string,
+  port: number,
+  adminPort: number,
+  variant: ConfigVariant,
+): string {
+  const path = `${ctx.tmp}/${name}.yaml`;
+  Deno.writeTextFileSync(path, configText(port, adminPort, ctx.upstreamPort, variant));
   return path;
 }
 
@@ -137,34 +190,54 @@ function denoStartCommand(ctx: Context): string[] {
  */
 export type UsageAccounting = "on" | "off";
 
+/** How one llmproxy target differs from the production config (at most one thing). */
+interface LlmproxyVariant extends ConfigVariant {
+  readonly usage?: UsageAccounting;
+  /** The Redis the daemon shares state on (`state.store: redis`). */
+  readonly redis?: RedisServer;
+}
+
 async function startLlmproxy(
   ctx: Context,
   name: string,
   argv: string[],
   detail: string,
-  usage: UsageAccounting,
-  clients = false,
+  v: LlmproxyVariant = {},
 ): Promise<Running> {
+  const usage = v.usage ?? "on";
   const port = freePort();
   const adminPort = freePort();
-  const cfg = llmproxyConfig(ctx, name, port, adminPort, clients);
+  const cfg = llmproxyConfig(ctx, name, port, adminPort, v);
+  // The access log (one JSON line per request on stdout, always on in the daemon) goes
+  // to a file, as a production log would, rather than through a pipe to this process.
+  const accessLog = `${ctx.tmp}/${name}.access.log`;
   const proc = spawn(name, argv[0]!, [...argv.slice(1), "-c", cfg, "--shutdown-timeout", "2"], {
     cwd: ctx.repo,
     // Set either way, so an `off` in the runner's own environment cannot leak into `on`.
     env: { LLMPROXY_USAGE_ACCOUNTING: usage },
+    stdoutFile: accessLog,
   });
   await waitFor(name, () => answers(`http://127.0.0.1:${adminPort}/ready`, 200), 30_000, proc);
+  const state = v.state === undefined
+    ? ""
+    : v.state.store === "memory"
+    ? "; state: store memory (explicit)"
+    : `; state: store redis (${v.redis?.version ?? "redis-server"} started by the benchmark, ` +
+      "--save '' --appendonly no)";
   return {
     port,
-    headers: clients ? { authorization: `Bearer ${BENCH_CLIENT_KEY}` } : {},
+    headers: v.clients ? { authorization: `Bearer ${BENCH_CLIENT_KEY}` } : {},
     proc,
     adminPort,
+    accessLog,
+    ...(v.redis ? { redisPort: v.redis.port, helpers: [v.redis.proc] } : {}),
     detail: `${usage === "off" ? "LLMPROXY_USAGE_ACCOUNTING=off " : ""}${detail} -c <config>` +
-      ` (access log to /dev/null)` +
-      (clients
+      " (the production config; access log to a file in the temp dir)" +
+      (v.clients
         ? "; client_auth: required, one client with requests_per_minute, tokens_per_minute" +
           " and tokens_per_day (never reached), Bearer key on every request"
-        : ""),
+        : "") +
+      state,
   };
 }
 
@@ -183,22 +256,27 @@ export function llmproxyId(runtime: "deno" | "node", usage: UsageAccounting): st
   return `llmproxy-${runtime}${usage === "off" ? "-nousage" : ""}`;
 }
 
-function llmproxyDenoTarget(usage: UsageAccounting): Target {
-  const id = llmproxyId("deno", usage);
+/** llmproxy on Deno, started like `deno task start`, with `variant`. */
+function denoTarget(
+  id: string,
+  label: string,
+  variant: (ctx: Context) => Promise<LlmproxyVariant> | LlmproxyVariant,
+): Target {
   return {
     id,
-    label: usage === "on" ? "llmproxy (Deno)" : "llmproxy (Deno, usage off)",
+    label,
     kind: "llmproxy",
     runtime: "deno",
-    start(ctx) {
+    async start(ctx) {
       const argv = denoStartCommand(ctx);
-      return startLlmproxy(ctx, id, argv, ["deno", ...argv.slice(1)].join(" "), usage);
+      const detail = ["deno", ...argv.slice(1)].join(" ");
+      return await startLlmproxy(ctx, id, argv, detail, await variant(ctx));
     },
   };
 }
 
 /** llmproxy on Deno, started like `deno task start`. */
-export const llmproxyDeno: Target = llmproxyDenoTarget("on");
+export const llmproxyDeno: Target = denoTarget("llmproxy-deno", "llmproxy (Deno)", () => ({}));
 
 /** The target id of llmproxy on `runtime` with client keys and limits on. */
 export function llmproxyClientsId(runtime: "deno" | "node"): string {
@@ -206,25 +284,67 @@ export function llmproxyClientsId(runtime: "deno" | "node"): string {
 }
 
 /** llmproxy on Deno as `llmproxy-deno`, with `client_auth: required` and a limited client. */
-export const llmproxyDenoClients: Target = {
-  id: llmproxyClientsId("deno"),
-  label: "llmproxy (Deno, client keys + limits)",
-  kind: "llmproxy",
-  runtime: "deno",
-  start(ctx) {
-    const argv = denoStartCommand(ctx);
-    return startLlmproxy(
-      ctx,
-      llmproxyClientsId("deno"),
-      argv,
-      ["deno", ...argv.slice(1)].join(" "),
-      "on",
-      true,
-    );
-  },
-};
+export const llmproxyDenoClients: Target = denoTarget(
+  llmproxyClientsId("deno"),
+  "llmproxy (Deno, client keys + limits)",
+  () => ({ clients: true }),
+);
 /** The same with usage accounting off (`LLMPROXY_USAGE_ACCOUNTING=off`). */
-export const llmproxyDenoNoUsage: Target = llmproxyDenoTarget("off");
+export const llmproxyDenoNoUsage: Target = denoTarget(
+  llmproxyId("deno", "off"),
+  "llmproxy (Deno, usage off)",
+  () => ({ usage: "off" }),
+);
+
+/** The benchmark's redis-server, started once per run when a fleet row first needs it. */
+const redisServers = new Map<string, Promise<RedisServer>>();
+
+async function redisFor(ctx: Context): Promise<RedisServer> {
+  let p = redisServers.get(ctx.tmp);
+  if (!p) {
+    p = startRedis().then((r) => {
+      ctx.log(`  redis-server on 127.0.0.1:${r.port} (pid ${r.proc.pid})`);
+      return r;
+    });
+    redisServers.set(ctx.tmp, p);
+  }
+  try {
+    return await p;
+  } catch (e) {
+    throw e instanceof NoRedis ? new Unavailable(e.message) : e;
+  }
+}
+
+/** The fleet pair's target ids: Redis state store vs memory, otherwise `llmproxy-deno`. */
+export const FLEET_IDS = { redis: "llmproxy-deno-redis", memory: "llmproxy-deno-memory" } as const;
+
+/** llmproxy on Deno as `llmproxy-deno`, sharing its state on the benchmark's Redis. */
+export const llmproxyDenoRedis: Target = denoTarget(
+  FLEET_IDS.redis,
+  "llmproxy (Deno, state on Redis)",
+  async (ctx) => {
+    const redis = await redisFor(ctx);
+    return { redis, state: { store: "redis", url: `redis://127.0.0.1:${redis.port}` } };
+  },
+);
+
+/**
+ * The other half of the pair: `state.store: memory` spelt out. Without redis-server the
+ * pair means nothing, so it is skipped too.
+ */
+export const llmproxyDenoMemory: Target = denoTarget(
+  FLEET_IDS.memory,
+  "llmproxy (Deno, state in memory)",
+  async () => {
+    const v = await run("redis-server", ["--version"]);
+    if (v.code !== 0) {
+      throw new Unavailable(
+        "its pair needs redis-server, which is not installed (apt-get install -y redis-server)",
+      );
+    }
+    return { state: { store: "memory" } };
+  },
+);
 
 /**
  * The Node bundle, (re)built once per run when missing or older than `src/`: the targets
@@ -265,11 +385,11 @@ async function buildNodeBundle(ctx: Context): Promise<string> {
   return ` (STALE bundle: the rebuild failed: ${why})`;
 }
 
-function llmproxyNodeTarget(usage: UsageAccounting): Target {
-  const id = llmproxyId("node", usage);
+/** llmproxy on Node (the `deno task build:node` bundle), with `variant`. */
+function nodeTarget(id: string, label: string, variant: LlmproxyVariant): Target {
   return {
     id,
-    label: usage === "on" ? "llmproxy (Node)" : "llmproxy (Node, usage off)",
+    label,
     kind: "llmproxy",
     runtime: "node",
     async start(ctx) {
@@ -279,35 +399,27 @@ function llmproxyNodeTarget(usage: UsageAccounting): Target {
         id,
         ["node", `${ctx.repo}/dist/llmproxyd.mjs`],
         `node dist/llmproxyd.mjs${note}`,
-        usage,
+        variant,
       );
     },
   };
 }
 
 /** llmproxy on Node: the `deno task build:node` bundle. */
-export const llmproxyNode: Target = llmproxyNodeTarget("on");
+export const llmproxyNode: Target = nodeTarget("llmproxy-node", "llmproxy (Node)", {});
 
 /** llmproxy on Node as `llmproxy-node`, with `client_auth: required` and a limited client. */
-export const llmproxyNodeClients: Target = {
-  id: llmproxyClientsId("node"),
-  label: "llmproxy (Node, client keys + limits)",
-  kind: "llmproxy",
-  runtime: "node",
-  async start(ctx) {
-    const note = await nodeBundle(ctx);
-    return await startLlmproxy(
-      ctx,
-      llmproxyClientsId("node"),
-      ["node", `${ctx.repo}/dist/llmproxyd.mjs`],
-      `node dist/llmproxyd.mjs${note}`,
-      "on",
-      true,
-    );
-  },
-};
+export const llmproxyNodeClients: Target = nodeTarget(
+  llmproxyClientsId("node"),
+  "llmproxy (Node, client keys + limits)",
+  { clients: true },
+);
 /** The same with usage accounting off (`LLMPROXY_USAGE_ACCOUNTING=off`). */
-export const llmproxyNodeNoUsage: Target = llmproxyNodeTarget("off");
+export const llmproxyNodeNoUsage: Target = nodeTarget(
+  llmproxyId("node", "off"),
+  "llmproxy (Node, usage off)",
+  { usage: "off" },
+);
 
 /** `Deno.serve` + `fetch`, nothing else. */
 export const ceilingDeno: Target = {
@@ -500,6 +612,8 @@ export const ALL_TARGETS: readonly Target[] = [
   llmproxyDeno,
   llmproxyDenoNoUsage,
   llmproxyDenoClients,
+  llmproxyDenoRedis,
+  llmproxyDenoMemory,
   ceilingDeno,
   llmproxyNode,
   llmproxyNodeNoUsage,
