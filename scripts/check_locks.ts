@@ -7,7 +7,9 @@
 const ROOT = new URL("../", import.meta.url);
 
 const devDeps = await Deno.readTextFile(new URL("dev_deps.ts", ROOT));
-const devPackages = [...devDeps.matchAll(/"npm:((?:@[^/"]+\/)?[^@"]+)@/g)].map((m) => m[1]!);
+const devPackages = [
+  ...new Set([...devDeps.matchAll(/"npm:((?:@[^/"]+\/)?[^@"]+)@/g)].map((m) => m[1]!)),
+];
 if (devPackages.length === 0) {
   console.error("check_locks: expected npm: specifiers in dev_deps.ts, found none");
   Deno.exit(1);

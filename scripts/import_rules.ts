@@ -3,7 +3,7 @@
  * folder of `src/core` (`core/state`), a file directly in it (`core/clock.ts`), an adapter
  * (`adapters/deno`) or another folder or file of `src/`. A part may always import itself;
  * any other arrow must be in the table, so a new one is a decision, not an accident.
- * Test-only modules (`*_test.ts`, `*_bench.ts`, `test_helpers.ts`, `*_test_helpers.ts`)
+ * Test-only modules (`*_test.ts`, `*_bench.ts`, `_test_helpers.ts`)
  * are exempt: tests may reach anything.
  *
  * @module
@@ -66,7 +66,7 @@ export function partOf(rel: string): string {
 }
 
 function isTestOnly(name: string): boolean {
-  return /_(test|bench)\.ts$/.test(name) || /(^|_)test_helpers\.ts$/.test(name);
+  return /_(test|bench|test_helpers)\.ts$/.test(name);
 }
 
 const IMPORT = /(?:^|\n)\s*(?:import|export)\b[^"';]*?\bfrom\s+["'](\.{1,2}\/[^"']+)["']/g;

@@ -1,6 +1,6 @@
 import nodeAssert from "node:assert/strict";
 import { CONTENT_TYPE } from "../metrics/mod.ts";
-import { adminFixture, type Answer, b64url, SECRETS } from "./test_helpers.ts";
+import { adminFixture, type Answer, b64url, SECRETS } from "./_test_helpers.ts";
 
 const API = "/api/v1";
 

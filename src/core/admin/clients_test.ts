@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { adminFixture, type Answer, fakeClientStore, TEAM_B_DIGEST } from "./test_helpers.ts";
+import { adminFixture, type Answer, fakeClientStore, TEAM_B_DIGEST } from "./_test_helpers.ts";
 
 const API = "/api/v1/clients";
 const TEAM_A_KEY = "sk-client-secret-a";

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { docsPage } from "./docs_page.ts";
-import { adminFixture } from "./test_helpers.ts";
+import { adminFixture } from "./_test_helpers.ts";
 
 type Listener = (event: { key?: string }) => void;
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MAX_BODY_BYTES, MAX_DEPTH, parseJsonBody } from "./json_body.ts";
-import { adminFixture, b64url } from "./test_helpers.ts";
+import { adminFixture, b64url } from "./_test_helpers.ts";
 
 const API = "/api/v1";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { adminFixture, type Answer, b64url } from "./test_helpers.ts";
+import { adminFixture, type Answer, b64url } from "./_test_helpers.ts";
 
 const API = "/api/v1/forwards/main/model-routes";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { OPEN_PATHS } from "./access.ts";
-import { adminFixture } from "./test_helpers.ts";
+import { adminFixture } from "./_test_helpers.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;

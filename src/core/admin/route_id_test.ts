@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { decodeRouteId, encodeRouteId } from "./route_id.ts";
-import { b64url } from "./test_helpers.ts";
+import { b64url } from "./_test_helpers.ts";
 
 const PATTERNS = [
   "/",

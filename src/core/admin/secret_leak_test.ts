@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { adminFixture, type Answer, b64url, fakeClientStore } from "./test_helpers.ts";
+import { adminFixture, type Answer, b64url, fakeClientStore } from "./_test_helpers.ts";
 
 const API = "/api/v1";
 const ROUNDS = 12;

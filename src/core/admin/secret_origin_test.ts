@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { originOf, restoreUpstreamSecrets } from "./secrets.ts";
-import { adminFixture, type Answer, SECRETS } from "./test_helpers.ts";
+import { adminFixture, type Answer, SECRETS } from "./_test_helpers.ts";
 
 const API = "/api/v1";
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createBalancer } from "./create_balancer.ts";
 import { LeastRequestsBalancer } from "./least_requests.ts";
-import { seededRandom } from "./test_helpers.ts";
+import { seededRandom } from "./_test_helpers.ts";
 import type { Member, MemberStats } from "./types.ts";
 
 /** Members with mutable figures, and a balancer reading them. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Finding } from "./diagnostics.ts";
 import { expandEnv, expandString } from "./env.ts";
-import { withProtoAccessor } from "./test_helpers.ts";
+import { withProtoAccessor } from "./_test_helpers.ts";
 
 const vars: Record<string, string> = { HOST: "example.com", PORT: "8080", EMPTY: "" };
 const env = (name: string) => vars[name];

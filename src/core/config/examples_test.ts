@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "./mod.ts";
-import { report } from "./test_helpers.ts";
+import { report } from "./_test_helpers.ts";
 
 const examples = new URL("../../../examples/", import.meta.url);
 

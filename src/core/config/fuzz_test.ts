@@ -25,7 +25,7 @@ import {
   YAMLSeq,
 } from "yaml";
 import { formatDiagnostic, loadConfig, type LoadResult, validateConfig } from "./mod.ts";
-import { withProtoAccessor } from "./test_helpers.ts";
+import { withProtoAccessor } from "./_test_helpers.ts";
 import { isPrintable } from "./text.ts";
 
 const examples = new URL("../../../examples/", import.meta.url);

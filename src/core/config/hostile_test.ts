@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type ConfigDiagnostic, formatDiagnostic, loadConfig, validateConfig } from "./mod.ts";
-import { report, withProtoAccessor } from "./test_helpers.ts";
+import { report, withProtoAccessor } from "./_test_helpers.ts";
 import { isPrintable } from "./text.ts";
 
 const PROTO_NAMES = [

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { loadConfig } from "./mod.ts";
-import { report } from "./test_helpers.ts";
+import { report } from "./_test_helpers.ts";
 
 const GOOD = `
 http_server:

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { ConfigDiagnostic, LoadResult } from "./diagnostics.ts";
 import { loadConfig, validateConfig } from "./load.ts";
-import { baseConfig, fakeCompileRoute, report, setAt } from "./test_helpers.ts";
+import { baseConfig, fakeCompileRoute, report, setAt } from "./_test_helpers.ts";
 import type { Config } from "./types.ts";
 
 const compileRoute = fakeCompileRoute;

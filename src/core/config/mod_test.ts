@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { loadConfig, validateConfig } from "./mod.ts";
-import { baseConfig, report, setAt } from "./test_helpers.ts";
+import { baseConfig, report, setAt } from "./_test_helpers.ts";
 
 // mod.ts wires the routing module's compiler in; these run against the real one.
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "./load.ts";
-import { fakeCompileRoute, report } from "./test_helpers.ts";
+import { fakeCompileRoute, report } from "./_test_helpers.ts";
 
 Deno.test("a file with several mistakes gets one report naming all of them", async () => {
   const text = await Deno.readTextFile(new URL("./testdata/broken.yaml", import.meta.url));

@@ -10,7 +10,7 @@ import {
   upstreamSnapshotSchema,
 } from "./mod.ts";
 import { loadConfig } from "./load.ts";
-import { fakeCompileRoute } from "./test_helpers.ts";
+import { fakeCompileRoute } from "./_test_helpers.ts";
 
 const TEXT = `
 http_server:

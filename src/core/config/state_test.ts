@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { loadConfig, redactRedisSecrets, redisUrlForLogs, validateConfig } from "./mod.ts";
 import { redisUrlProblem } from "./redis_url.ts";
 import { redactSecrets, secretValues } from "../admin/redact.ts";
-import { report } from "./test_helpers.ts";
+import { report } from "./_test_helpers.ts";
 
 const BASE = `
 http_server:

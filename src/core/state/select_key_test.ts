@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { rendezvousPick } from "../balance/mod.ts";
-import { seededRandom } from "../balance/test_helpers.ts";
+import { seededRandom } from "../balance/_test_helpers.ts";
 import { ManualClock } from "../clock.ts";
 import type { GroupConfig, Strategy, UpstreamConfig } from "../config/types.ts";
 import { selectOptions } from "./group_state.ts";

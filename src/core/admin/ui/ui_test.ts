@@ -5,7 +5,7 @@ import { Counter, Histogram } from "../../metrics/mod.ts";
 import { Gateway } from "../../proxy/gateway.ts";
 import type { Transport } from "../../proxy/transport.ts";
 import { createAdminApp } from "../app.ts";
-import { adminFixture, SECRETS } from "../test_helpers.ts";
+import { adminFixture, SECRETS } from "../_test_helpers.ts";
 import { ASSETS } from "./assets.ts";
 import { bucketCounts, samplesOf } from "./exposition.ts";
 import { isUiShell } from "./mod.ts";

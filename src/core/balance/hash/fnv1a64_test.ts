@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { seededRandom } from "../test_helpers.ts";
+import { seededRandom } from "../_test_helpers.ts";
 import { fmix64 } from "./fmix64.ts";
 import { Fnv1a64, hex64 } from "./fnv1a64.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createBalancer } from "../create_balancer.ts";
-import { seededRandom } from "../test_helpers.ts";
+import { seededRandom } from "../_test_helpers.ts";
 import type { Member, MemberStats } from "../types.ts";
 import { HashBalancer } from "./hash_balancer.ts";
 import { rendezvousPick } from "./rendezvous.ts";
