@@ -1,6 +1,7 @@
 /**
- * `deno task demo`: the proxy with an embedded configuration in front of three
- * built-in mock upstreams (fast, slow, flaky), all on 127.0.0.1, so it works offline.
+ * `deno task demo`: the proxy with an embedded configuration in front of four built-in
+ * mock upstreams (fast, slow, flaky, claude), all on 127.0.0.1, so it works offline; it
+ * sends some opening traffic and says what it showed (src/adapters/deno/demo_traffic.ts).
  *
  * @module
  */
@@ -8,6 +9,7 @@ import { serveConfig } from "../../daemon/daemon.ts";
 import { loadConfig } from "../../core/config/mod.ts";
 import { JsonLogger } from "../../core/log/logger.ts";
 import { MockLlm } from "../../mock/mock_llm.ts";
+import { describeDemoTraffic, runDemoTraffic } from "./demo_traffic.ts";
 import { denoRuntime } from "./runtime.ts";
 
 const port = Number(Deno.env.get("LLMPROXY_DEMO_PORT") ?? 3000);
@@ -20,12 +22,26 @@ const mocks = {
     name: "flaky",
     chunks: 12,
     chunkDelayMs: 40,
-    errorRate: 0.5,
+    errorRate: 0.8,
     errorStatus: 503,
+    // Seeded, so the opening traffic shows the same thing every time: five 503s in a
+    // row from flaky's first attempts, which open its breaker.
+    random: seeded(2026),
   }),
   // Answers as an Anthropic-style backend would name its model; speaks /v1/messages too.
   claude: new MockLlm({ name: "claude", model: "claude-demo-1", chunks: 8, chunkDelayMs: 60 }),
 };
+/** A small seeded generator (mulberry32): the same sequence on every run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 const mockPorts: Record<string, number> = {};
 for (const [name, mock] of Object.entries(mocks)) {
   const l = await denoRuntime.serve({
@@ -61,7 +77,7 @@ upstreams:
 upstream_groups:
   - name: chat
     upstreams: [{ name: fast }, { name: slow }, { name: flaky }]
-    balance: { strategy: response_aware }
+    balance: { strategy: roundrobin }
     http_client:
       retry: { attempts: 2, initial: 100 }
   - name: fast_only
@@ -77,8 +93,8 @@ const base = `http://127.0.0.1:${port}`;
 console.log(`
 llmproxy demo: proxy on ${base}, admin on http://127.0.0.1:${adminPort}
 dashboard: open http://127.0.0.1:${adminPort}/ui in a browser (live traffic, breakers, tokens)
-upstreams (built-in mocks): fast :${mockPorts.fast}, slow :${mockPorts.slow} (700 ms), flaky :${mockPorts.flaky} (50% 503, breaker), claude :${mockPorts.claude}
-group "chat" balances response_aware with retries, so flaky errors never reach you;
+upstreams (built-in mocks): fast :${mockPorts.fast}, slow :${mockPorts.slow} (700 ms), flaky :${mockPorts.flaky} (80% 503, breaker), claude :${mockPorts.claude}
+group "chat" balances round robin with retries, so flaky errors never reach you;
 models "claude-*" go to group "claude" (a model rule), whatever the path.
 
 Try (another terminal):
@@ -87,7 +103,7 @@ Try (another terminal):
   curl -N ${base}/v1/chat/completions -H 'content-type: application/json' \\
     -d '{"model":"demo","stream":true,"messages":[{"role":"user","content":"hi"}]}'
   curl -s ${base}/v1/models
-  curl -s ${base}/v1/messages -H 'content-type: application/json' \
+  curl -s ${base}/v1/messages -H 'content-type: application/json' \\
     -d '{"model":"claude-3-haiku","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}'
 
 With the openai SDK (npm i openai), streaming:
@@ -95,19 +111,27 @@ With the openai SDK (npm i openai), streaming:
   const ai = new OpenAI({ baseURL: "${base}/v1", apiKey: "unused" });
   const s = await ai.chat.completions.create({ model: "demo", stream: true, messages: [{ role: "user", content: "hi" }] });
   for await (const c of s) process.stdout.write(c.choices[0]?.delta?.content ?? "");
+  console.log();
 
 Health and metrics:
   curl -s http://127.0.0.1:${adminPort}/health
   curl -s http://127.0.0.1:${adminPort}/ready
   curl -s http://127.0.0.1:${adminPort}/metrics | grep llmproxy_upstream_requests_total
   curl -s http://127.0.0.1:${adminPort}/metrics | grep '^llmproxy_tokens_total'   # tokens by model
+  curl -s http://127.0.0.1:${adminPort}/metrics | grep -E '^llmproxy_(upstream_retries_total|circuitbreaker_state)'
+
+The demo sends some opening traffic now and prints what it showed (one line, below).
 
 Ctrl-C drains and stops. Ports busy? Set LLMPROXY_DEMO_PORT / LLMPROXY_DEMO_ADMIN_PORT.
 `);
 
-const code = await serveConfig(denoRuntime, loaded.config, new JsonLogger(), {
+const serving = serveConfig(denoRuntime, loaded.config, new JsonLogger(), {
   configPath: "<demo>",
   debug: false,
   shutdownTimeout: 5,
 });
-Deno.exit(code);
+runDemoTraffic(base, `http://127.0.0.1:${adminPort}`).then(
+  (t) => console.log(`\n${describeDemoTraffic(t)}\n`),
+  (e) => console.log(`\nopening traffic failed: ${e instanceof Error ? e.message : e}\n`),
+);
+Deno.exit(await serving);
