@@ -278,6 +278,27 @@ function denoTarget(
 /** llmproxy on Deno, started like `deno task start`. */
 export const llmproxyDeno: Target = denoTarget("llmproxy-deno", "llmproxy (Deno)", () => ({}));
 
+/** Where `baseline-deno` runs from: another checkout, e.g. `git worktree add /tmp/base HEAD~1`. */
+const BASELINE = Deno.env.get("LLMPROXY_BENCH_BASELINE");
+
+/**
+ * `llmproxy-deno` as another checkout has it (`LLMPROXY_BENCH_BASELINE`), with the same
+ * configuration: the before/after of a hot-path change in one run, interleaved with
+ * the rest (listed only when the variable is set).
+ */
+export const baselineDeno: Target = {
+  id: "baseline-deno",
+  label: "llmproxy (Deno, baseline checkout)",
+  kind: "llmproxy",
+  runtime: "deno",
+  async start(ctx) {
+    const at = { ...ctx, repo: BASELINE! };
+    const argv = denoStartCommand(at);
+    const detail = `${BASELINE}: deno ${argv.slice(1).join(" ")}`;
+    return await startLlmproxy(at, "baseline-deno", argv, detail, {});
+  },
+};
+
 /** The target id of llmproxy on `runtime` with client keys and limits on. */
 export function llmproxyClientsId(runtime: "deno" | "node"): string {
   return `llmproxy-${runtime}-clients`;
@@ -610,6 +631,7 @@ export const portkey: Target = {
 export const ALL_TARGETS: readonly Target[] = [
   direct,
   llmproxyDeno,
+  ...(BASELINE ? [baselineDeno] : []),
   llmproxyDenoNoUsage,
   llmproxyDenoClients,
   llmproxyDenoRedis,

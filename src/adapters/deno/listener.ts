@@ -288,6 +288,8 @@ async function sendAnswer(event: RequestEvent, response: Response): Promise<void
   const sending = event.respondWith(tapped.response);
   if (tapped.whole !== undefined) tap(tapped.whole);
   await sending;
+  const failure = tapped.failure?.();
+  if (failure !== undefined) throw failure;
 }
 
 /** Linux's per-process limits, when readable. */

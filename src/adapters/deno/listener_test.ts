@@ -10,14 +10,16 @@ Deno.test("the Deno listener taps answers that carry a tap, and says when they a
   const seen: string[] = [];
   const settled: string[] = [];
   let offered = false;
-  let mode: "whole" | "pieces" | "plain" = "whole";
+  let mode: "whole" | "pieces" | "events" | "plain" = "whole";
   const listener = await denoServe({
     hostname: "127.0.0.1",
     port: 0,
     handler(request, conn) {
       offered = takesTaps(request);
       conn.completed?.then(() => settled.push("sent"), () => settled.push("lost"));
-      const parts = mode === "pieces" ? ['{"usage":', '{"prompt_tokens":4}}'] : [json];
+      const parts = mode === "pieces" || mode === "events"
+        ? ['{"usage":', '{"prompt_tokens":4}}']
+        : [json];
       let i = 0;
       const body = new ReadableStream({
         type: "bytes",
@@ -31,14 +33,17 @@ Deno.test("the Deno listener taps answers that carry a tap, and says when they a
         },
       });
       const res = new Response(body, {
-        headers: { "content-type": "application/json", "content-length": String(json.length) },
+        headers: {
+          "content-type": mode === "events" ? "text/event-stream" : "application/json",
+          "content-length": String(json.length),
+        },
       });
       if (mode !== "plain") setBodyTap(res, (c) => void seen.push(dec.decode(c)));
       return res;
     },
   });
   try {
-    for (const m of ["whole", "pieces", "plain"] as const) {
+    for (const m of ["whole", "pieces", "events", "plain"] as const) {
       mode = m;
       seen.length = 0;
       settled.length = 0;
@@ -50,7 +55,10 @@ Deno.test("the Deno listener taps answers that carry a tap, and says when they a
       await new Promise((r) => setTimeout(r, 20));
       assert.ok(offered, "the listener offers taps");
       assert.equal(seen.join(""), m === "plain" ? "" : json, m);
-      if (m === "pieces") assert.equal(seen.length, 2, "piece by piece");
+      // JSON is collected whole (of no use before its end); an event stream passes on
+      // piece by piece.
+      if (m === "pieces") assert.equal(seen.length, 1, "JSON whole");
+      if (m === "events") assert.equal(seen.length, 2, "piece by piece");
       assert.deepEqual(settled, ["sent"], m);
     }
   } finally {

@@ -1,25 +1,27 @@
 import type { BodyTap } from "../../core/proxy/body_tap.ts";
+import { settledSoon } from "../../core/proxy/settled_soon.ts";
 
 /**
  * How the Deno listener sends an answer that carries a body tap (usage accounting,
  * src/core/proxy/body_tap.ts). The bytes must pass through JavaScript for the tap to
  * see them, and `Deno.serveHttp` sends a JavaScript stream body with an awaited write
- * per chunk and a shutdown, but a `Uint8Array` body with the headers in one write (in
- * a minimal proxy: 71 µs of CPU per request passing a fetch body natively, 80 reading
- * it and answering with the bytes, 86 through a stream).
+ * per chunk and a shutdown, but a `Uint8Array` body with the headers in one write.
  *
- * So for a body with a declared length of at most {@linkcode WHOLE_MAX} bytes, one
- * read of that size is started; when it settles at once with all of it (the runtime
- * already holds the whole body, as it does for a JSON answer that came in one piece
- * with its headers), the answer goes out with those bytes in one write and the tap sees
- * them as they are handed over. Nothing waits for that: when the read does not settle
- * at once, or brings less, the answer is streamed as it comes, headers first.
+ * So a JSON body with a declared length of at most {@linkcode WHOLE_MAX} bytes is
+ * collected whole with `Response.bytes()`, one native read: about 12 µs of
+ * CPU per request less than reading it through a BYOB reader, and 25 µs less than a
+ * default reader (bench/PROFILE.md "Round two"). When the runtime already holds it, as
+ * it does for an answer that came in one piece with its headers, the answer goes out
+ * with those bytes in one write and the tap sees them as they are handed over. When it
+ * does not settle at once, the headers go out now and the body follows in one piece
+ * when complete: a JSON body is of no use to a client before its end, and it is at most
+ * 64 KiB. A client that leaves meanwhile aborts the upstream exchange (its signal),
+ * which ends the read.
  *
- * Everything else (no or a larger length, a body in pieces) streams through a
+ * Everything else (another type, even with a length: an event stream must pass event
+ * by event; no or a larger length) streams through a
  * pull-through stream without a queue (the client's pace is the upstream's) that taps
  * each chunk right after enqueueing it.
- *
- * Measured in bench/PROFILE.md ("Usage accounting through body taps").
  */
 
 /** Largest declared length read in one piece for a single-write answer. */
@@ -33,6 +35,11 @@ export interface Tapped {
   readonly response: Response;
   /** A body sent whole: tap it right after calling `respondWith`. */
   readonly whole?: Uint8Array;
+  /**
+   * Why the body failed before anything of it was sent, once `respondWith` has settled
+   * (the runtime may then report the answer as sent: the caller must treat it as cut).
+   */
+  readonly failure?: () => unknown;
 }
 
 /**
@@ -42,29 +49,49 @@ export interface Tapped {
 export async function tappedResponse(response: Response, tap: BodyTap): Promise<Tapped> {
   const body = response.body;
   if (body === null) return { response };
-  let byob: ReadableStreamBYOBReader | undefined;
-  try {
-    byob = body.getReader({ mode: "byob" });
-  } catch {
-    byob = undefined;
+  if (declaredLength(response.headers) === undefined || !isJson(response.headers)) {
+    let reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>;
+    try {
+      reader = body.getReader({ mode: "byob" });
+    } catch {
+      reader = body.getReader();
+    }
+    return { response: withBody(response, pullThrough(reader, tap)) };
   }
-  if (byob === undefined) {
-    return { response: withBody(response, pullThrough(body.getReader(), tap)) };
-  }
-  const length = declaredLength(response.headers);
-  if (length === undefined) return { response: withBody(response, pullThrough(byob, tap)) };
-  const first = byob.read(new Uint8Array(length));
-  const r = await ready(first);
-  if (r !== undefined && !r.done && r.value !== undefined && r.value.byteLength === length) {
-    // The whole body came in one piece. Its end-of-body is read after the answer is
-    // on its way: the upstream connection goes back to the pool then.
-    void byob.read(new Uint8Array(1)).then(
-      (end) => end.done ? undefined : byob.cancel(),
-      () => {},
-    );
-    return { response: withBody(response, r.value), whole: r.value };
-  }
-  return { response: withBody(response, pullThrough(byob, tap, first)) };
+  const all = response.bytes();
+  const here = await settledSoon(all);
+  if (here !== undefined) return { response: withBody(response, here), whole: here };
+  const failed: { error?: unknown } = {};
+  all.catch((e) => failed.error = e ?? new Error("the upstream body failed"));
+  return {
+    response: withBody(response, whenComplete(all, tap)),
+    failure: () => failed.error,
+  };
+}
+
+/**
+ * A stream of one chunk, `all` once it has come (tapped after it is enqueued); it fails
+ * as `all` does.
+ */
+function whenComplete(all: Promise<Uint8Array>, tap: BodyTap): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const bytes = await all;
+      if (bytes.byteLength > 0) {
+        controller.enqueue(bytes);
+        tap(bytes);
+      }
+      controller.close();
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** `application/json` or a `+json` type: of no use to a client before its end. */
+function isJson(headers: Headers): boolean {
+  const type = headers.get("content-type");
+  if (type === null) return false;
+  const media = type.split(";", 1)[0]!.trim().toLowerCase();
+  return media === "application/json" || media.endsWith("+json");
 }
 
 /** A declared `Content-Length` in 1..WHOLE_MAX, else undefined. */
@@ -85,27 +112,20 @@ function withBody(response: Response, body: BodyInit): Response {
 }
 
 /**
- * Streams `reader`'s chunks on, tapping each once it is enqueued. `first` is a read
- * already under way (into a buffer of its own). A failing read fails the stream (the
- * runtime then cuts the client's connection); cancelling it cancels the upstream body.
+ * Streams `reader`'s chunks on, tapping each once it is enqueued. A failing read fails
+ * the stream (the runtime then cuts the client's connection); cancelling it cancels the
+ * upstream body.
  */
 function pullThrough(
   reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>,
   tap: BodyTap,
-  first?: Promise<ReadableStreamReadResult<Uint8Array>>,
 ): ReadableStream<Uint8Array> {
-  let pending = first;
   const byob = isByob(reader);
   let buffer: ArrayBuffer | undefined = byob ? new ArrayBuffer(READ_BUFFER) : undefined;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       let chunk: Uint8Array;
-      if (pending !== undefined) {
-        const r = await pending;
-        pending = undefined;
-        if (r.done || r.value === undefined) return controller.close();
-        chunk = r.value; // its own buffer: no copy
-      } else if (byob) {
+      if (byob) {
         const r = await (reader as ReadableStreamBYOBReader).read(new Uint8Array(buffer!));
         if (r.done || r.value === undefined) return controller.close();
         buffer = r.value.buffer as ArrayBuffer;
@@ -128,29 +148,4 @@ function isByob(
   reader: ReadableStreamBYOBReader | ReadableStreamDefaultReader<Uint8Array>,
 ): reader is ReadableStreamBYOBReader {
   return reader instanceof ReadableStreamBYOBReader;
-}
-
-/**
- * Microtask turns a read of bytes the runtime already holds takes to settle: Deno polls
- * an async op once as it starts, so such a read settles without waiting for the event
- * loop (2 turns on Deno 2.9.6, through the stream machinery).
- */
-const READY_TURNS = 16;
-
-/**
- * `p`'s value when it settles within {@linkcode READY_TURNS} microtask turns, i.e. when
- * what it reads is already here; else (or when it rejects) undefined, at once: no
- * timer, no event-loop turn.
- */
-async function ready<T>(p: Promise<T>): Promise<T | undefined> {
-  let settled = false;
-  let value: T | undefined;
-  p.then((v) => {
-    settled = true;
-    value = v;
-  }, () => {
-    settled = true;
-  });
-  for (let i = 0; i < READY_TURNS && !settled; i++) await null;
-  return value;
 }

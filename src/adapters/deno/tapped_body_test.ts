@@ -64,11 +64,11 @@ Deno.test("a body that comes in one piece is answered with its bytes, tapped onc
   assert.equal(cancelled, false, "the upstream body is read to its end, not cancelled");
 });
 
-Deno.test("a body in pieces streams on piece by piece, each tapped after it is passed on", async () => {
+Deno.test("a body of unknown length streams on piece by piece, each tapped after it is passed on", async () => {
   const pieces = ['{"a":', '"xyz",', '"b":1}'];
   const total = pieces.join("");
   const { seen, tap } = tapper();
-  const t = await tappedResponse(upstream(source(pieces, 5), total.length), tap);
+  const t = await tappedResponse(upstream(source(pieces, 5)), tap);
   assert.equal(t.whole, undefined);
   const reader = t.response.body!.getReader();
   const got: string[] = [];
@@ -80,6 +80,17 @@ Deno.test("a body in pieces streams on piece by piece, each tapped after it is p
   }
   assert.equal(got.join(""), total);
   assert.deepEqual(seen, pieces);
+});
+
+Deno.test("a declared-length body in pieces follows the headers whole, tapped once", async () => {
+  // A JSON answer is of no use before its end: collected natively, sent in one piece.
+  const pieces = ['{"a":', '"xyz",', '"b":1}'];
+  const total = pieces.join("");
+  const { seen, tap } = tapper();
+  const t = await tappedResponse(upstream(source(pieces, 5), total.length), tap);
+  assert.equal(t.whole, undefined);
+  assert.equal(await t.response.text(), total);
+  assert.deepEqual(seen, [total]);
 });
 
 Deno.test("headers do not wait for a late first piece", async () => {
@@ -107,14 +118,22 @@ Deno.test("without a usable length the body streams (tapped), whatever its size"
 
 Deno.test("a body that fails fails the answer's stream after what came before", async () => {
   const { seen, tap } = tapper();
-  const t = await tappedResponse(
-    upstream(source(['{"a":', new Error("upstream cut")], 2), 100),
-    tap,
-  );
+  const t = await tappedResponse(upstream(source(['{"a":', new Error("upstream cut")], 2)), tap);
   const reader = t.response.body!.getReader();
   assert.equal(dec.decode((await reader.read()).value), '{"a":');
   await assert.rejects(reader.read(), /upstream cut/);
   assert.deepEqual(seen, ['{"a":']);
+});
+
+Deno.test("a declared-length body that fails midway fails the answer's stream", async () => {
+  const { seen, tap } = tapper();
+  const t = await tappedResponse(
+    upstream(source(['{"a":', new Error("upstream cut")], 2), 100),
+    tap,
+  );
+  assert.equal(t.whole, undefined);
+  await assert.rejects(t.response.text(), /upstream cut/);
+  assert.deepEqual(seen, []);
 });
 
 Deno.test("a body that fails before its first piece fails the answer's stream", async () => {
@@ -125,10 +144,12 @@ Deno.test("a body that fails before its first piece fails the answer's stream", 
   assert.deepEqual(seen, []);
 });
 
-Deno.test("the client leaving cancels the upstream body", async () => {
+Deno.test("the client leaving cancels the upstream body (streamed)", async () => {
+  // A declared-length body read whole ends with the upstream exchange instead: the
+  // client's leaving aborts the fetch (the attempt's signal), which ends the read.
   let reason: unknown;
   const t = await tappedResponse(
-    upstream(source(['{"a":', '"b"}'], 2, (r) => reason = r), 9),
+    upstream(source(['{"a":', '"b"}'], 2, (r) => reason = r)),
     () => {},
   );
   const reader = t.response.body!.getReader();
@@ -137,18 +158,21 @@ Deno.test("the client leaving cancels the upstream body", async () => {
   assert.equal(reason, "client gone");
 });
 
-Deno.test("a default (non-byte) stream is passed through tapped", async () => {
-  const { seen, tap } = tapper();
-  const body = new ReadableStream<Uint8Array>({
-    start(c) {
-      c.enqueue(enc.encode("ab"));
-      c.enqueue(enc.encode("cd"));
-      c.close();
-    },
-  });
-  const t = await tappedResponse(upstream(body, 4), tap);
+Deno.test("a default (non-byte) stream is passed through tapped, or whole with a length", async () => {
+  const body = () =>
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(enc.encode("ab"));
+        c.enqueue(enc.encode("cd"));
+        c.close();
+      },
+    });
+  const streamed = tapper();
+  const t = await tappedResponse(upstream(body()), streamed.tap);
   assert.equal(await t.response.text(), "abcd");
-  assert.deepEqual(seen, ["ab", "cd"]);
+  assert.deepEqual(streamed.seen, ["ab", "cd"]);
+  const whole = await tappedResponse(upstream(body(), 4), () => {});
+  assert.equal(dec.decode(whole.whole), "abcd");
 });
 
 Deno.test("a fetch answer that came in one piece with its headers is sent whole", async () => {
@@ -180,4 +204,18 @@ Deno.test("a fetch answer that came in one piece with its headers is sent whole"
   } finally {
     await server.shutdown();
   }
+});
+
+Deno.test("an event stream with a declared length still passes event by event", async () => {
+  const pieces = ["data: 1\n\n", "data: 2\n\n"];
+  const total = pieces.join("");
+  const { seen, tap } = tapper();
+  const headers = new Headers({
+    "content-type": "text/event-stream",
+    "content-length": String(total.length),
+  });
+  const t = await tappedResponse(new Response(source(pieces, 5), { headers }), tap);
+  assert.equal(t.whole, undefined);
+  assert.equal(await t.response.text(), total);
+  assert.deepEqual(seen, pieces);
 });

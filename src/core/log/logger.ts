@@ -23,7 +23,13 @@ export class JsonLogger implements Logger {
 
   log(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
     if (ORDER[level] < this.#min) return;
-    this.#write(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...fields }));
+    const head = `{"ts":"${new Date().toISOString()}","level":"${level}","msg":${
+      JSON.stringify(msg)
+    }`;
+    // The fields are serialised as they are and spliced in after the head: no copy of
+    // the record (the access record has 20 fields, once per request).
+    const rest = fields === undefined ? "{}" : JSON.stringify(fields);
+    this.#write(rest.length > 2 ? `${head},${rest.slice(1)}` : `${head}}`);
   }
 }
 

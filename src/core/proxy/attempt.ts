@@ -1,4 +1,5 @@
 import type { AttemptOutcome, Selection } from "../state/types.ts";
+import type { Deadline } from "./deadlines.ts";
 import type { Exchange } from "./exchange.ts";
 import type { GroupRuntime } from "./snapshot.ts";
 
@@ -26,7 +27,7 @@ export class Attempt {
   readonly #inFlight: { inc(): void; dec(): void };
   readonly #onClientAbort: () => void;
   readonly #t0: number;
-  #timer: unknown;
+  #deadline: Deadline | undefined;
   #ended = false;
   /** The request deadline (`timeout.request` with `stream: false`) passed. */
   timedOut = false;
@@ -48,10 +49,10 @@ export class Attempt {
     client.addEventListener("abort", this.#onClientAbort, { once: true });
     gw.running.add(this.#ac);
     if (deadlineMs > 0) {
-      this.#timer = gw.clock.setTimeout(() => {
+      this.#deadline = gw.deadlines.add(deadlineMs, () => {
         this.timedOut = true;
         this.#ac.abort(new DOMException("upstream request timed out", "TimeoutError"));
-      }, deadlineMs);
+      });
     }
   }
 
@@ -77,7 +78,7 @@ export class Attempt {
     this.#ended = true;
     const gw = this.#ex.gw;
     const gname = this.#group.config.name;
-    if (this.#timer !== undefined) gw.clock.clearTimeout(this.#timer);
+    if (this.#deadline !== undefined) gw.deadlines.cancel(this.#deadline);
     this.#ex.signal.removeEventListener("abort", this.#onClientAbort);
     gw.running.delete(this.#ac);
     this.#inFlight.dec();

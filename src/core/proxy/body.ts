@@ -1,4 +1,5 @@
 import type { Clock } from "../clock.ts";
+import { settledSoon } from "./settled_soon.ts";
 
 /** The client's request body, or why it could not be read. */
 export type BodyResult =
@@ -23,11 +24,14 @@ export async function readBody(
   }
   if (declared !== null) {
     // Length known and allowed: let the runtime collect it natively, within the deadline.
+    const whole = request.arrayBuffer();
+    // A small body usually came with the head: then no deadline timer is needed at all.
+    const here = await settledSoon(whole);
+    if (here !== undefined) return { ok: true, body: new Uint8Array(here) };
     let timer: unknown;
     const late = new Promise<"late">((resolve) => {
       timer = clock.setTimeout(() => resolve("late"), deadlineMs);
     });
-    const whole = request.arrayBuffer();
     try {
       const got = await Promise.race([whole, late]);
       if (got === "late") {

@@ -13,6 +13,7 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ModelLabels, ProxyMetrics } from "../metrics/mod.ts";
 import type { StateStore } from "../state/types.ts";
+import type { Deadlines } from "./deadlines.ts";
 
 /** The services one proxied request uses. */
 export interface ProxyDeps {
@@ -29,6 +30,8 @@ export interface ProxyDeps {
   readonly usageAccounting: boolean;
   /** Abort controllers of the attempts now running, so a shutdown drain can end them. */
   readonly running: Set<AbortController>;
+  /** The request deadlines of running attempts, on one timer of `clock`. */
+  readonly deadlines: Deadlines;
 }
 
 /** What the adapter knows about the client connection. */

@@ -9,6 +9,7 @@ import { proxyRequest } from "./pipeline.ts";
 import { Snapshot } from "./snapshot.ts";
 import type { TransportFactory } from "./transport.ts";
 import type { ConnInfo, ProxyDeps } from "./deps.ts";
+import { Deadlines } from "./deadlines.ts";
 
 export type { ConnInfo, ProxyDeps };
 
@@ -43,6 +44,7 @@ export class Gateway implements ProxyDeps {
   readonly modelLabels: ModelLabels = new ModelLabels();
   /** Whether answers are read for token usage. */
   readonly usageAccounting: boolean;
+  readonly deadlines: Deadlines;
   readonly #transports: TransportFactory;
   #snapshot: Snapshot;
 
@@ -52,6 +54,7 @@ export class Gateway implements ProxyDeps {
     this.metrics = options.metrics ?? new ProxyMetrics();
     this.random = options.random ?? Math.random;
     this.usageAccounting = options.usageAccounting ?? true;
+    this.deadlines = new Deadlines(this.clock);
     this.#transports = options.transports;
     this.store = options.store ?? new MemoryStateStore({
       clock: this.clock,
