@@ -281,8 +281,9 @@ class ConnListener implements Listener {
  * then copied natively, never entering JavaScript); one with a tap is sent so the tap
  * sees each chunk right after it was handed over (tapped_body.ts).
  */
-async function sendAnswer(event: RequestEvent, response: Response): Promise<void> {
-  const tap = bodyTapOf(response);
+async function sendAnswer(event: RequestEvent, answer: Response): Promise<void> {
+  const tap = bodyTapOf(answer);
+  const response = untransformed(event.request, answer);
   if (tap === undefined) return await event.respondWith(response);
   const tapped = await tappedResponse(response, tap);
   const sending = event.respondWith(tapped.response);
@@ -290,6 +291,28 @@ async function sendAnswer(event: RequestEvent, response: Response): Promise<void
   await sending;
   const failure = tapped.failure?.();
   if (failure !== undefined) throw failure;
+}
+
+/**
+ * `response` as the runtime is to send it unchanged. Deno's HTTP server compresses a
+ * compressible answer (JSON, text) for a client that accepts gzip or br, re-encoding the
+ * upstream's bytes and spending the proxy's CPU on it; a proxy passes them as they came
+ * (docs/runtimes.md#deno-primary). `Cache-Control: no-transform` is what turns that off,
+ * so it is added for such clients to answers that have no `Content-Encoding` (the runtime
+ * adds `Vary: Accept-Encoding` either way).
+ */
+function untransformed(request: Request, response: Response): Response {
+  const accepts = request.headers.get("accept-encoding");
+  if (accepts === null || !/\b(gzip|br)\b/i.test(accepts)) return response;
+  if (response.body === null || response.headers.has("content-encoding")) return response;
+  const cc = response.headers.get("cache-control");
+  if (cc !== null && /\bno-transform\b/i.test(cc)) return response;
+  const headers = new Headers(response.headers);
+  headers.set(
+    "cache-control",
+    cc === null || cc.trim() === "" ? "no-transform" : `${cc}, no-transform`,
+  );
+  return new Response(response.body, { status: response.status, headers });
 }
 
 /** Linux's per-process limits, when readable. */

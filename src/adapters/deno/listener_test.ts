@@ -65,3 +65,41 @@ Deno.test("the Deno listener taps answers that carry a tap, and says when they a
     await listener.close();
   }
 });
+
+Deno.test("the Deno listener passes answers uncompressed to clients that accept gzip or br", async () => {
+  const json = JSON.stringify({ text: "compressible ".repeat(50) });
+  const listener = await denoServe({
+    hostname: "127.0.0.1",
+    port: 0,
+    handler(request) {
+      const cached = new URL(request.url).pathname === "/cached";
+      return new Response(json, {
+        headers: {
+          "content-type": "application/json",
+          ...(cached ? { "cache-control": "max-age=5" } : {}),
+        },
+      });
+    },
+  });
+  try {
+    for (const path of ["/plain", "/cached"]) {
+      const r = await fetch(`http://127.0.0.1:${listener.port}${path}`, {
+        headers: { "accept-encoding": "gzip, br" },
+      });
+      assert.equal(r.headers.get("content-encoding"), null, `${path}: re-encoded by the runtime`);
+      assert.equal(
+        r.headers.get("cache-control"),
+        path === "/cached" ? "max-age=5, no-transform" : "no-transform",
+      );
+      assert.equal(await r.text(), json);
+    }
+    // A client that asks for no compression sees the answer's headers as they are.
+    const plain = await fetch(`http://127.0.0.1:${listener.port}/plain`, {
+      headers: { "accept-encoding": "identity" },
+    });
+    assert.equal(plain.headers.get("cache-control"), null);
+    assert.equal(await plain.text(), json);
+  } finally {
+    await listener.close();
+  }
+});
