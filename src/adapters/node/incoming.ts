@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { readableToWeb } from "./streams.ts";
+import { attachNodeBody } from "./lazy_body.ts";
 
 /**
  * The client's IP as the connection knows it; IPv4 clients of a dual-stack (`::`)
@@ -16,7 +16,7 @@ const HOST = /^[A-Za-z0-9.\-_~!$&'()*+,;=:%[\]]+$/;
 /**
  * A web `Request` for a Node request: headers in the order and case they came, the
  * URL from `Host` (or the listener's address when `Host` is missing or unusable), and
- * a streaming body.
+ * the body left a Node stream until the core reads it (lazy_body.ts).
  *
  * When the handler cancels the body (it answered without reading it all: 413, 429,
  * 408), the rest is not read: the core's answer says `Connection: close`, so Node
@@ -42,11 +42,7 @@ export function toRequest(req: IncomingMessage, listenerHost: string): Request {
   const cl = req.headers["content-length"];
   const hasBody = method !== "GET" && method !== "HEAD" &&
     (te !== undefined || (cl !== undefined && cl !== "0"));
-  const init: RequestInit & { duplex?: "half" } = {
-    method,
-    headers,
-    body: hasBody ? readableToWeb(req, () => req.pause()) : null,
-  };
-  if (hasBody) init.duplex = "half";
-  return new Request(url, init);
+  const request = new Request(url, { method, headers });
+  if (hasBody) attachNodeBody(request, req, () => req.pause());
+  return request;
 }

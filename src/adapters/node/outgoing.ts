@@ -1,6 +1,8 @@
 import type { ServerResponse } from "node:http";
+import type { Readable } from "node:stream";
 import { setImmediate } from "node:timers";
 import { bodyTapOf } from "../../core/proxy/body_tap.ts";
+import { untouchedNodeBody } from "./lazy_body.ts";
 
 /** Statuses that never carry a body (no Content-Length is added for them). */
 const BODYLESS = new Set([204, 304]);
@@ -19,6 +21,8 @@ const BODYLESS = new Set([204, 304]);
  * - A body that fails mid-way (upstream cut, request deadline) ends the connection
  *   without the final chunk, so the client sees an incomplete response instead of a
  *   short one that looks complete; `onBodyError` hears of it first.
+ * - An upstream answer the core passed on untouched is piped from undici's stream
+ *   without a web stream in between (lazy_body.ts), with the same rules.
  */
 export async function writeResponse(
   res: ServerResponse,
@@ -27,6 +31,10 @@ export async function writeResponse(
   keepAlive: boolean,
   onBodyError?: (error: unknown) => void,
 ): Promise<void> {
+  const native = untouchedNodeBody(response);
+  if (native !== undefined) {
+    return await pipeNative(res, response, native, { clientGone, keepAlive, onBodyError });
+  }
   const body = response.body;
   if (clientGone.aborted || res.destroyed) {
     await body?.cancel(clientGone.reason).catch(() => {});
@@ -118,6 +126,101 @@ export async function writeResponse(
   } finally {
     clientGone.removeEventListener("abort", onGone);
   }
+}
+
+/** How {@linkcode pipeNative} ends: the writer's options. */
+interface PipeOptions {
+  readonly clientGone: AbortSignal;
+  readonly keepAlive: boolean;
+  readonly onBodyError?: ((error: unknown) => void) | undefined;
+}
+
+/**
+ * Writes `response` (headers as they are; the core only passes such an answer on when
+ * it has a `Content-Length`) with the body piped from `src`: back-pressure by
+ * pause/resume, each chunk tapped once written, the client leaving destroys `src` (which
+ * aborts the upstream exchange), and a body that fails or closes before its end is
+ * reported and cuts the connection.
+ */
+function pipeNative(
+  res: ServerResponse,
+  response: Response,
+  src: Readable,
+  options: PipeOptions,
+): Promise<void> {
+  const { clientGone, keepAlive, onBodyError } = options;
+  if (clientGone.aborted || res.destroyed) {
+    src.destroy();
+    return Promise.resolve();
+  }
+  if (!keepAlive) res.shouldKeepAlive = false;
+  const flat: string[] = [];
+  for (const [k, v] of response.headers) flat.push(k, v);
+  try {
+    if (response.statusText) res.writeHead(response.status, response.statusText, flat);
+    else res.writeHead(response.status, flat);
+  } catch (e) {
+    // A header Node refuses (it validates more strictly than `Headers`).
+    src.destroy();
+    res.destroy();
+    return Promise.reject(e);
+  }
+  const tap = bodyTapOf(response);
+  // An error after the end of this write (a destroy below emits one) must not go
+  // unheard: Node ends the process on an "error" nobody listens to.
+  src.on("error", () => {});
+  return new Promise<void>((resolve) => {
+    let over = false;
+    let wrote = false;
+    const finish = () => {
+      if (over) return;
+      over = true;
+      src.off("data", onData);
+      src.off("end", onEnd);
+      src.off("error", onError);
+      src.off("close", onClose);
+      res.off("drain", onDrain);
+      clientGone.removeEventListener("abort", onGone);
+      resolve();
+    };
+    const onData = (chunk: Uint8Array) => {
+      wrote = true;
+      const more = res.write(chunk);
+      tap?.(chunk);
+      if (!more) src.pause();
+    };
+    const onDrain = () => src.resume();
+    const onEnd = () => {
+      res.end();
+      finish();
+    };
+    const onError = (e: unknown) => {
+      if (over) return;
+      // The body failed while the client was still there (an upstream cut it): say so
+      // before the connection is cut, so it is not taken for the client leaving.
+      if (!clientGone.aborted) onBodyError?.(e);
+      res.destroy();
+      finish();
+    };
+    const onClose = () => {
+      if (!src.readableEnded) onError(new Error("the upstream body closed before its end"));
+    };
+    const onGone = () => {
+      src.destroy(clientGone.reason instanceof Error ? clientGone.reason : undefined);
+      finish();
+    };
+    clientGone.addEventListener("abort", onGone, { once: true });
+    src.on("data", onData);
+    src.once("end", onEnd);
+    src.on("error", onError);
+    src.once("close", onClose);
+    res.on("drain", onDrain);
+    // Headers share a packet with the first chunk when it is there; else they go now.
+    setImmediate(() => {
+      if (!over && !wrote) res.flushHeaders();
+    });
+    src.resume();
+  });
 }
 
 /** True when `p` settles before the event loop's next turn. */

@@ -6,8 +6,8 @@ import {
   TransportError,
   type UpstreamRequest,
 } from "../../core/proxy/transport.ts";
-import { deleteHeader } from "../../core/proxy/headers.ts";
-import { readableToWeb } from "./streams.ts";
+import { deleteHeader, stripHopByHop } from "../../core/proxy/headers.ts";
+import { attachNodeBody } from "./lazy_body.ts";
 
 /**
  * The outbound side on Node: the npm `undici` package bundled with the daemon, one
@@ -103,20 +103,19 @@ function toResponse(data: Dispatcher.ResponseData, method: string): Response {
     if (Array.isArray(value)) { for (const v of value) headers.append(name, v); }
     else headers.append(name, value);
   }
+  // They end at this hop; without them the core passes the answer on as it is.
+  stripHopByHop(headers);
   const status = data.statusCode;
   const noBody = method === "HEAD" || NULL_BODY.has(status);
   if (noBody) data.body.dump().catch(() => {});
-  const body = noBody ? null : readableToWeb(data.body, (reason) => {
-    // The client left (or the core gave up on this answer): abort the upstream exchange.
-    data.body.destroy(reason instanceof Error ? reason : undefined);
-  });
   const statusText = (data as { statusText?: string }).statusText ?? "";
+  let response: Response;
   try {
-    return new Response(body, { status, statusText, headers });
+    response = new Response(null, { status, statusText, headers });
   } catch {
     try {
       // A reason phrase `Response` refuses: drop it, keep the rest.
-      return new Response(body, { status, headers });
+      response = new Response(null, { status, headers });
     } catch (e) {
       data.body.destroy();
       throw new TransportError("unreachable", `unusable upstream response (status ${status})`, {
@@ -124,6 +123,14 @@ function toResponse(data: Dispatcher.ResponseData, method: string): Response {
       });
     }
   }
+  // The body stays undici's stream until the core asks for a web stream (lazy_body.ts).
+  if (!noBody) {
+    attachNodeBody(response, data.body, (reason) => {
+      // The client left (or the core gave up on this answer): abort the upstream exchange.
+      data.body.destroy(reason instanceof Error ? reason : undefined);
+    });
+  }
+  return response;
 }
 
 /** A connect timeout is a timeout; refused, reset, DNS, TLS, socket errors are unreachable. */

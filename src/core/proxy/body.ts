@@ -1,4 +1,5 @@
 import type { Clock } from "../clock.ts";
+import { hasBody } from "./native_body.ts";
 import { settledSoon } from "./settled_soon.ts";
 
 /** The client's request body, or why it could not be read. */
@@ -16,10 +17,10 @@ export async function readBody(
   deadlineMs: number,
   clock: Clock,
 ): Promise<BodyResult> {
-  if (request.body === null) return { ok: true, body: null };
+  if (!hasBody(request)) return { ok: true, body: null };
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) {
-    await request.body.cancel().catch(() => {});
+    await request.body?.cancel().catch(() => {});
     return { ok: false, reason: "body_too_large" };
   }
   if (declared !== null) {
@@ -45,7 +46,7 @@ export async function readBody(
       clock.clearTimeout(timer);
     }
   }
-  const reader = request.body.getReader();
+  const reader = request.body!.getReader();
   let timedOut = false;
   const timer = clock.setTimeout(() => {
     timedOut = true;

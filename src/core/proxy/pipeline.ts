@@ -14,6 +14,7 @@ import {
 } from "./headers.ts";
 import { keepSmall, type KeptResponse } from "./kept_response.ts";
 import { setBodyTap, takesTaps } from "./body_tap.ts";
+import { hasBody } from "./native_body.ts";
 import { type BodyEnd, observeBody } from "./observed_body.ts";
 import { checkRequest, requestTarget } from "./request_checks.ts";
 import type { ForwardRuntime, GroupRuntime, Snapshot, UpstreamRuntime } from "./snapshot.ts";
@@ -78,7 +79,7 @@ export async function proxyRequest(
     const d = await gw.store.rateLimit(`${fwd.config.name}\u0000${client}`, limit);
     if (!d.allowed) {
       gw.metrics.rateLimited.labels(fwd.config.name).inc();
-      const unread = request.body !== null;
+      const unread = hasBody(request);
       await request.body?.cancel().catch(() => {});
       return ex.fail("rate_limited", "rate limit exceeded, retry later", {
         retryAfterMs: d.retryAfterMs,
@@ -377,7 +378,7 @@ class Tries {
     const status = res.status;
     const out = clientResponseHeaders(res.headers);
     // Usage is read from successful answers to POSTs, as they pass (docs/behaviour.md#token-usage).
-    const usage = gw.usageAccounting && res.body !== null && this.#request.method === "POST" &&
+    const usage = gw.usageAccounting && hasBody(res) && this.#request.method === "POST" &&
         status < 300
       ? createUsageScanner(res.headers, { now: () => gw.clock.now() })
       : undefined;
@@ -407,7 +408,7 @@ class Tries {
     };
     const length = res.headers.get("content-length");
     if (
-      ex.conn.completed && length !== null && res.body !== null &&
+      ex.conn.completed && length !== null && hasBody(res) &&
       (usage === undefined || takesTaps(this.#request))
     ) {
       // The runtime tells when the response is out: hand it the upstream body as is, so
@@ -434,12 +435,12 @@ class Tries {
       }
       return response;
     }
-    if (res.body === null) {
+    if (!hasBody(res)) {
       onEnd("complete", 0);
       return new Response(null, { status, statusText: res.statusText, headers: out });
     }
     const onChunk = usage === undefined ? undefined : (chunk: Uint8Array) => usage.scan(chunk);
-    return new Response(observeBody(res.body, onEnd, onChunk), {
+    return new Response(observeBody(res.body!, onEnd, onChunk), {
       status,
       statusText: res.statusText,
       headers: out,

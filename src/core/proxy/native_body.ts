@@ -1,0 +1,30 @@
+/**
+ * Bodies an adapter keeps in its runtime's own form until the core asks for a web
+ * stream. On Node 20 every web `ReadableStream` costs about 11 µs to create and a
+ * `Request` or `Response` around one 15 µs more (bench/PROFILE.md "Node"), so the Node
+ * adapter builds the client's `Request` and the upstream's `Response` with no body and
+ * gives each a `body` that makes the stream on first use (and the request an
+ * `arrayBuffer()` that reads the bytes natively). The core never needs `.body` just to
+ * know whether there is one: it asks {@linkcode hasBody}, which such an object answers
+ * without making the stream.
+ *
+ * @module
+ */
+
+// A mark on the object itself (see body_tap.ts for why not a WeakMap).
+const HAS_BODY: unique symbol = Symbol("llmproxy.hasBody");
+
+interface Marked {
+  [HAS_BODY]?: boolean;
+}
+
+/** Adapter side: `message` has a body (or not), whatever its `body` getter would make. */
+export function markHasBody(message: Request | Response, present: boolean): void {
+  (message as Marked)[HAS_BODY] = present;
+}
+
+/** Whether `message` has a body: `message.body !== null`, without making a stream. */
+export function hasBody(message: Request | Response): boolean {
+  const marked = (message as Marked)[HAS_BODY];
+  return marked !== undefined ? marked : message.body !== null;
+}
