@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { attachNodeBody } from "./lazy_body.ts";
+import { NodeBodyRequest } from "./lazy_body.ts";
 
 /**
  * The client's IP as the connection knows it; IPv4 clients of a dual-stack (`::`)
@@ -42,7 +42,7 @@ export function toRequest(req: IncomingMessage, listenerHost: string): Request {
   const cl = req.headers["content-length"];
   const hasBody = method !== "GET" && method !== "HEAD" &&
     (te !== undefined || (cl !== undefined && cl !== "0"));
-  const request = new Request(url, { method, headers });
-  if (hasBody) attachNodeBody(request, req, () => req.pause());
-  return request;
+  return hasBody
+    ? new NodeBodyRequest(url, { method, headers }, req, () => req.pause())
+    : new Request(url, { method, headers });
 }

@@ -15,43 +15,76 @@ const SOURCE: unique symbol = Symbol("llmproxy.nodeBody");
 
 interface Source {
   readonly readable: Readable;
+  readonly onCancel: (reason: unknown) => void;
   web: ReadableStream<Uint8Array> | undefined;
 }
 
-interface WithSource {
-  [SOURCE]?: Source;
+function sourceOf(readable: Readable, onCancel: (reason: unknown) => void): Source {
+  return { readable, onCancel, web: undefined };
+}
+
+function webOf(source: Source): ReadableStream<Uint8Array<ArrayBuffer>> {
+  return (source.web ??= readableToWeb(source.readable, source.onCancel)) as ReadableStream<
+    Uint8Array<ArrayBuffer>
+  >;
 }
 
 /**
- * Gives `message`, built without a body, the body `readable`: its `body` is a web
- * stream made on first use (`onCancel` as for {@linkcode readableToWeb}); a request's
- * `arrayBuffer()` reads `readable` natively while no web stream was made.
+ * A client's request whose body is a Node stream (`onCancel` as for
+ * {@linkcode readableToWeb}): `body` is a web stream made on first use, `arrayBuffer()`
+ * reads the Node stream natively while no web stream was made. Subclasses, not
+ * properties defined per object: defining them on each `Request` cost about 5 µs.
  */
-export function attachNodeBody(
-  message: Request | Response,
-  readable: Readable,
-  onCancel: (reason: unknown) => void,
-): void {
-  const source: Source = { readable, web: undefined };
-  Object.defineProperty(message, "body", {
-    configurable: true,
-    get: () => source.web ??= readableToWeb(readable, onCancel),
-  });
-  if (message instanceof Request) {
-    Object.defineProperty(message, "arrayBuffer", {
-      configurable: true,
-      value: () =>
-        source.web !== undefined ? new Response(source.web).arrayBuffer() : collect(readable),
-    });
+export class NodeBodyRequest extends Request {
+  readonly [SOURCE]: Source;
+
+  constructor(
+    url: string,
+    init: { method: string; headers: Headers },
+    readable: Readable,
+    onCancel: (reason: unknown) => void,
+  ) {
+    super(url, init);
+    this[SOURCE] = sourceOf(readable, onCancel);
+    markHasBody(this, true);
   }
-  (message as WithSource)[SOURCE] = source;
-  markHasBody(message, true);
+
+  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    return webOf(this[SOURCE]);
+  }
+
+  override arrayBuffer(): Promise<ArrayBuffer> {
+    const source = this[SOURCE];
+    return source.web !== undefined
+      ? new Response(source.web).arrayBuffer()
+      : collect(source.readable);
+  }
+}
+
+/** An upstream answer whose body is a Node stream: `body` is made on first use. */
+export class NodeBodyResponse extends Response {
+  readonly [SOURCE]: Source;
+
+  constructor(
+    init: ResponseInit,
+    readable: Readable,
+    onCancel: (reason: unknown) => void,
+  ) {
+    super(null, init);
+    this[SOURCE] = sourceOf(readable, onCancel);
+    markHasBody(this, true);
+  }
+
+  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    return webOf(this[SOURCE]);
+  }
 }
 
 /** The Node stream behind `response`'s body while nothing made it a web stream. */
 export function untouchedNodeBody(response: Response): Readable | undefined {
-  const source = (response as WithSource)[SOURCE];
-  return source !== undefined && source.web === undefined ? source.readable : undefined;
+  if (!(response instanceof NodeBodyResponse)) return undefined;
+  const source = response[SOURCE];
+  return source.web === undefined ? source.readable : undefined;
 }
 
 /**

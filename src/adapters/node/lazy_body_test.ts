@@ -1,14 +1,18 @@
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import { hasBody } from "../../core/proxy/native_body.ts";
-import { attachNodeBody, untouchedNodeBody } from "./lazy_body.ts";
+import { NodeBodyRequest, NodeBodyResponse, untouchedNodeBody } from "./lazy_body.ts";
 
 const dec = new TextDecoder();
 
 Deno.test("lazy body: a request's arrayBuffer reads the Node stream, no web stream made", async () => {
   const src = new PassThrough();
-  const request = new Request("http://x.test/", { method: "POST" });
-  attachNodeBody(request, src, () => {});
+  const request = new NodeBodyRequest(
+    "http://x.test/",
+    { method: "POST", headers: new Headers() },
+    src,
+    () => {},
+  );
   assert.equal(hasBody(request), true);
   const whole = request.arrayBuffer();
   src.write('{"a":');
@@ -18,8 +22,12 @@ Deno.test("lazy body: a request's arrayBuffer reads the Node stream, no web stre
 
 Deno.test("lazy body: a request body that closes before its end rejects", async () => {
   const src = new PassThrough();
-  const request = new Request("http://x.test/", { method: "POST" });
-  attachNodeBody(request, src, () => {});
+  const request = new NodeBodyRequest(
+    "http://x.test/",
+    { method: "POST", headers: new Headers() },
+    src,
+    () => {},
+  );
   const whole = request.arrayBuffer();
   src.write("part");
   src.destroy();
@@ -29,8 +37,7 @@ Deno.test("lazy body: a request body that closes before its end rejects", async 
 Deno.test("lazy body: an answer stays a Node stream until its body is asked for", async () => {
   const src = new PassThrough();
   let cancelled: unknown;
-  const response = new Response(null, { status: 200 });
-  attachNodeBody(response, src, (reason) => cancelled = reason);
+  const response = new NodeBodyResponse({ status: 200 }, src, (reason) => cancelled = reason);
   assert.equal(hasBody(response), true);
   assert.equal(untouchedNodeBody(response), src, "untouched: the writer may pipe it");
   const body = response.body!;
@@ -39,8 +46,7 @@ Deno.test("lazy body: an answer stays a Node stream until its body is asked for"
   src.end("hello");
   assert.equal(await new Response(body).text(), "hello");
   const other = new PassThrough();
-  const r2 = new Response(null);
-  attachNodeBody(r2, other, (reason) => cancelled = reason);
+  const r2 = new NodeBodyResponse({}, other, (reason) => cancelled = reason);
   await r2.body!.cancel("gone");
   assert.equal(cancelled, "gone");
 });

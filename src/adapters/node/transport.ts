@@ -7,7 +7,7 @@ import {
   type UpstreamRequest,
 } from "../../core/proxy/transport.ts";
 import { deleteHeader, stripHopByHop } from "../../core/proxy/headers.ts";
-import { attachNodeBody } from "./lazy_body.ts";
+import { NodeBodyResponse } from "./lazy_body.ts";
 
 /**
  * The outbound side on Node: the npm `undici` package bundled with the daemon, one
@@ -109,13 +109,18 @@ function toResponse(data: Dispatcher.ResponseData, method: string): Response {
   const noBody = method === "HEAD" || NULL_BODY.has(status);
   if (noBody) data.body.dump().catch(() => {});
   const statusText = (data as { statusText?: string }).statusText ?? "";
-  let response: Response;
+  // The body stays undici's stream until the core asks for a web stream (lazy_body.ts).
+  const make = (init: ResponseInit) =>
+    noBody ? new Response(null, init) : new NodeBodyResponse(init, data.body, (reason) => {
+      // The client left (or the core gave up on this answer): abort the upstream exchange.
+      data.body.destroy(reason instanceof Error ? reason : undefined);
+    });
   try {
-    response = new Response(null, { status, statusText, headers });
+    return make({ status, statusText, headers });
   } catch {
     try {
       // A reason phrase `Response` refuses: drop it, keep the rest.
-      response = new Response(null, { status, headers });
+      return make({ status, headers });
     } catch (e) {
       data.body.destroy();
       throw new TransportError("unreachable", `unusable upstream response (status ${status})`, {
@@ -123,14 +128,6 @@ function toResponse(data: Dispatcher.ResponseData, method: string): Response {
       });
     }
   }
-  // The body stays undici's stream until the core asks for a web stream (lazy_body.ts).
-  if (!noBody) {
-    attachNodeBody(response, data.body, (reason) => {
-      // The client left (or the core gave up on this answer): abort the upstream exchange.
-      data.body.destroy(reason instanceof Error ? reason : undefined);
-    });
-  }
-  return response;
 }
 
 /** A connect timeout is a timeout; refused, reset, DNS, TLS, socket errors are unreachable. */
