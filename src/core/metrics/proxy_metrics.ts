@@ -286,7 +286,8 @@ export class ProxyMetrics {
     this.usageMissing = r.register(
       new Counter({
         name: "llmproxy_usage_missing_total",
-        help: "Successful answers to JSON POST requests that reported no token usage.",
+        help: "Successful answers to JSON POST requests, read to their end, that reported no " +
+          "token usage.",
         labelNames: GROUP_UPSTREAM,
       }),
     );

@@ -401,7 +401,10 @@ class Tries {
         const kind = error === "upstream_timeout" ? "timeout" : "unreachable";
         gw.metrics.upstreamErrors.labels(kind, gname, ex.upstream).inc();
       }
-      if (usage !== undefined) recordUsage(ex, gname, ex.upstream, status, usage.end());
+      if (usage !== undefined) {
+        const complete = how === "complete";
+        recordUsage(ex, { group: gname, upstream: ex.upstream, status, complete }, usage.end());
+      }
       const ended = attempt.end(end);
       ex.conn.waitUntil?.(ended);
       ex.finish(status, bytes, error);

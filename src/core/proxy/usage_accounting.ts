@@ -4,15 +4,16 @@ import type { Exchange } from "./exchange.ts";
 /**
  * Records what an answer reported about tokens (docs/behaviour.md#token-usage): the token counters,
  * time to first token and per output token, `usage_missing` for a successful JSON POST
- * that reported nothing, and the access log's fields.
+ * whose complete answer reported nothing (`complete`: the body reached its end; an
+ * answer cut short or left by its client says nothing of the upstream's reporting), and
+ * the access log's fields.
  */
 export function recordUsage(
   ex: Exchange,
-  group: string,
-  upstream: string,
-  status: number,
+  route: { group: string; upstream: string; status: number; complete: boolean },
   report: UsageReport,
 ): void {
+  const { group, upstream, status } = route;
   const gw = ex.gw;
   const m = gw.metrics;
   const ttftMs = report.firstEventAt !== undefined ? report.firstEventAt - ex.start : undefined;
@@ -23,7 +24,10 @@ export function recordUsage(
     m.timeToFirstToken.labels(group, upstream, label).observe(ttftMs / 1000);
   }
   if (!report.found) {
-    if (status >= 200 && status < 300 && ex.method === "POST" && ex.requestBody?.isJson) {
+    if (
+      route.complete && status >= 200 && status < 300 && ex.method === "POST" &&
+      ex.requestBody?.isJson
+    ) {
       m.usageMissing.labels(group, upstream).inc();
     }
     if (ttftMs !== undefined) ex.usage = { ttftMs };

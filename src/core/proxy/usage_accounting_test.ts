@@ -96,3 +96,23 @@ Deno.test("GET answers and error answers are not counted as missing usage", asyn
     .text();
   assert.doesNotMatch(gw.metrics.encode(), /^llmproxy_usage_missing_total\{/m);
 });
+
+Deno.test("an answer the client left before reading is not counted as missing usage", async () => {
+  const json = JSON.stringify({ id: "x", usage: { prompt_tokens: 3, completion_tokens: 4 } });
+  const { gw, lines } = gateway(() =>
+    new Response(
+      new ReadableStream({ pull: () => new Promise(() => {}) }),
+      { headers: { "content-type": "application/json", "content-length": String(json.length) } },
+    )
+  );
+  const gone = new AbortController();
+  const res = await gw.handle("f", post({ model: "m" }), {
+    remoteAddr: "1.2.3.4",
+    signal: gone.signal,
+  });
+  gone.abort(new DOMException("client gone", "AbortError"));
+  await res.body!.cancel();
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(lines.find((l) => l.msg === "access")?.error, "client_gone");
+  assert.doesNotMatch(gw.metrics.encode(), /^llmproxy_usage_missing_total\{/m);
+});
