@@ -12,6 +12,7 @@
 /** The leaves of the core: they import no other part. */
 const LEAVES = [
   "core/clock.ts",
+  "core/seeded_random.ts",
   "core/crypto",
   "core/net",
   "core/log",

@@ -3,25 +3,15 @@
  * while flaky's 503s are retried on another member, and flaky's breaker opens.
  */
 import assert from "node:assert/strict";
-import { Daemon, freePort } from "./conformance/harness.ts";
+import { Daemon, DENO_DAEMON, freePort } from "./conformance/harness.ts";
 
 const DEMO = new URL("../src/adapters/deno/demo.ts", import.meta.url).pathname;
 
 Deno.test("demo: opening traffic all 200, flaky's 503s retried, its breaker open", async () => {
   const [port, admin] = [await freePort(), await freePort()];
   const demo = new Daemon(
-    {
-      name: "demo",
-      argv: [
-        Deno.execPath(),
-        "run",
-        "--allow-net",
-        "--allow-read",
-        "--allow-env",
-        "--allow-sys",
-        DEMO,
-      ],
-    },
+    // As the daemon runs (`deno task start`'s permissions), with the demo's entry point.
+    { name: "demo", argv: [...DENO_DAEMON.argv.slice(0, -1), DEMO] },
     "<demo>",
     [],
     { LLMPROXY_DEMO_PORT: String(port), LLMPROXY_DEMO_ADMIN_PORT: String(admin) },

@@ -11,6 +11,7 @@ import { JsonLogger } from "../../core/log/logger.ts";
 import { MockLlm } from "../../mock/mock_llm.ts";
 import { describeDemoTraffic, runDemoTraffic } from "./demo_traffic.ts";
 import { denoRuntime } from "./runtime.ts";
+import { seededRandom } from "../../core/seeded_random.ts";
 
 const port = Number(Deno.env.get("LLMPROXY_DEMO_PORT") ?? 3000);
 const adminPort = Number(Deno.env.get("LLMPROXY_DEMO_ADMIN_PORT") ?? 9000);
@@ -26,21 +27,11 @@ const mocks = {
     errorStatus: 503,
     // Seeded, so the opening traffic shows the same thing every time: five 503s in a
     // row from flaky's first attempts, which open its breaker.
-    random: seeded(2026),
+    random: seededRandom(2026),
   }),
   // Answers as an Anthropic-style backend would name its model; speaks /v1/messages too.
   claude: new MockLlm({ name: "claude", model: "claude-demo-1", chunks: 8, chunkDelayMs: 60 }),
 };
-/** A small seeded generator (mulberry32): the same sequence on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const mockPorts: Record<string, number> = {};
 for (const [name, mock] of Object.entries(mocks)) {

@@ -7,21 +7,10 @@
 
 import assert from "node:assert/strict";
 import { adminFixture, type Answer, b64url, fakeClientStore } from "./_test_helpers.ts";
+import { seededRandom as prng } from "../seeded_random.ts";
 
 const API = "/api/v1";
 const ROUNDS = 12;
-
-/** mulberry32: small, seedable, good enough to vary test input. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const URL_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
 // Printable ASCII: quotes, backslashes, slashes, percent signs and spaces included, as

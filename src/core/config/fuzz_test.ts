@@ -27,20 +27,9 @@ import {
 import { formatDiagnostic, loadConfig, type LoadResult, validateConfig } from "./mod.ts";
 import { withProtoAccessor } from "./_test_helpers.ts";
 import { isPrintable } from "./text.ts";
+import { seededRandom as prng } from "../seeded_random.ts";
 
 const examples = new URL("../../../examples/", import.meta.url);
-
-/** mulberry32: a small seeded PRNG, good enough to pick mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rng = () => number;
 const pick = <T>(rng: Rng, list: readonly T[]): T => list[Math.floor(rng() * list.length)]!;

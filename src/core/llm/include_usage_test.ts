@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { injectIncludeUsage } from "./include_usage.ts";
-import { JsonGen, prng } from "./testing_json.ts";
+import { JsonGen, prng } from "./_test_helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { decodeString, isLiteral, lastMember, scanJsonDocument, scanObject } from "./json_scan.ts";
-import { JsonGen, prng } from "./testing_json.ts";
+import { JsonGen, prng } from "./_test_helpers.ts";
 
 const enc = new TextEncoder();
 const fatal = new TextDecoder("utf-8", { fatal: true });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { MAX_MODEL_GLOB_LENGTH, modelGlob, modelGlobProblem } from "./model_glob.ts";
-import { prng } from "./testing_json.ts";
+import { prng } from "./_test_helpers.ts";
 
 Deno.test("model glob: literal, prefix, suffix, infix and star-only patterns", () => {
   const cases: Array<[string, string, boolean]> = [

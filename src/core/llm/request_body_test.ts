@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { injectIncludeUsage } from "./include_usage.ts";
 import { RequestBody } from "./request_body.ts";
 import { rewriteModel } from "./rewrite_model.ts";
-import { JsonGen, prng } from "./testing_json.ts";
+import { JsonGen, prng } from "./_test_helpers.ts";
 
 const enc = new TextEncoder();
 const body = (text: string, type: string | null = "application/json") =>

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { rewriteModel } from "./rewrite_model.ts";
-import { JsonGen, prng } from "./testing_json.ts";
+import { JsonGen, prng } from "./_test_helpers.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -6,6 +6,7 @@ import {
   RegexHazard,
   testSegment,
 } from "./regex_safety.ts";
+import { seededRandom as prng } from "../seeded_random.ts";
 
 function hazard(source: string): RegexHazard {
   try {
@@ -99,17 +100,6 @@ Deno.test("testSegment: a segment over MAX_REGEX_SEGMENT never matches", () => {
   assert.equal(testSegment(re, "a".repeat(MAX_REGEX_SEGMENT)), true);
   assert.equal(testSegment(re, "a".repeat(MAX_REGEX_SEGMENT + 1)), false);
 });
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PIECES = [
   "a",

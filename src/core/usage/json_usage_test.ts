@@ -9,7 +9,7 @@ import {
   randomChunks,
   RESPONSES_JSON,
   RESPONSES_JSON_EXPECTED,
-} from "./test_corpus.ts";
+} from "./_test_helpers.ts";
 import type { UsageReport } from "./usage_shapes.ts";
 
 const enc = new TextEncoder();

@@ -11,7 +11,7 @@ import {
   RESPONSES_EXPECTED,
   RESPONSES_SSE,
   withLineEnds,
-} from "./test_corpus.ts";
+} from "./_test_helpers.ts";
 import type { UsageReport } from "./usage_shapes.ts";
 
 const enc = new TextEncoder();

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { JsonUsageScanner } from "./json_usage.ts";
 import { scanStream } from "./scan_stream.ts";
 import { SseUsageScanner } from "./sse_scanner.ts";
-import { ANTHROPIC_EXPECTED, ANTHROPIC_SSE, OPENAI_CHAT_JSON } from "./test_corpus.ts";
+import { ANTHROPIC_EXPECTED, ANTHROPIC_SSE, OPENAI_CHAT_JSON } from "./_test_helpers.ts";
 import { createUsageScanner, usageMode } from "./usage_scanner.ts";
 import type { UsageReport } from "./usage_shapes.ts";
 

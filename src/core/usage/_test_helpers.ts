@@ -6,6 +6,8 @@
  * @module
  */
 
+export { seededRandom as prng } from "../seeded_random.ts";
+
 const CHAT_HEAD =
   `"id":"chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG","object":"chat.completion.chunk","created":1741570283,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_eb9dce56a8"`;
 
@@ -216,18 +218,6 @@ export const ANTHROPIC_JSON_EXPECTED = {
 /** Rewrites `\n` line ends (the corpus' own) as `\r\n` or `\r`. */
 export function withLineEnds(text: string, end: "\n" | "\r\n" | "\r"): string {
   return end === "\n" ? text : text.replaceAll("\n", end);
-}
-
-/** A small seeded PRNG (mulberry32), so a failing chunking can be replayed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Cuts `bytes` into pieces at random places (views into `bytes`). */
