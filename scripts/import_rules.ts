@@ -24,6 +24,7 @@ const LEAVES = [
 /** Everything below the proxy and the admin API. */
 const MODEL = [
   ...LEAVES,
+  "core/deadlines.ts",
   "core/config",
   "core/balance",
   "core/breaker",
@@ -39,6 +40,7 @@ export const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   ...Object.fromEntries(LEAVES.map((leaf) => [leaf, []])),
   "core/config": ["core/crypto", "core/llm", "core/net", "core/routing"],
   "core/balance": ["core/config"],
+  "core/deadlines.ts": ["core/clock.ts"],
   "core/breaker": ["core/clock.ts"],
   "core/ratelimit": ["core/clock.ts", "core/config"],
   "core/metrics": ["core/breaker"],

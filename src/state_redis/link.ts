@@ -8,6 +8,8 @@
  */
 
 import { createClient } from "@redis/client";
+import { systemClock } from "../core/clock.ts";
+import { Deadlines } from "../core/deadlines.ts";
 import type { Script } from "./scripts.ts";
 
 /** A command that ran past its deadline (the reply, if any, comes later). */
@@ -44,6 +46,8 @@ export interface RedisLinkOptions {
 export class RedisLink {
   readonly #client: ReturnType<typeof createClient>;
   readonly #onError: ((error: Error) => void) | undefined;
+  /** The per-command timeouts, on one timer: no `setTimeout` per command. */
+  readonly #deadlines = new Deadlines(systemClock);
   #subscriber: ReturnType<typeof createClient> | undefined;
   #closed = false;
 
@@ -110,18 +114,25 @@ export class RedisLink {
   ): Promise<Reply> {
     if (this.#closed) return Promise.reject(new Error("the Redis connection is closed"));
     const pending = this.#client.sendCommand(args) as Promise<Reply>;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let late = false;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        late = true;
+    return new Promise<Reply>((resolve, reject) => {
+      let settled = false;
+      const deadline = this.#deadlines.add(timeoutMs, () => {
+        if (settled) return;
+        settled = true;
         reject(new RedisTimeoutError(`no answer from Redis within ${timeoutMs} ms`));
-      }, timeoutMs);
+      });
+      pending.then((reply) => {
+        if (settled) return onLate?.(reply);
+        settled = true;
+        this.#deadlines.cancel(deadline);
+        resolve(reply);
+      }, (e) => {
+        if (settled) return;
+        settled = true;
+        this.#deadlines.cancel(deadline);
+        reject(e);
+      });
     });
-    pending.then((r) => {
-      if (late) onLate?.(r);
-    }, () => {});
-    return Promise.race([pending, deadline]).finally(() => clearTimeout(timer));
   }
 
   /**

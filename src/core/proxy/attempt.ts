@@ -1,5 +1,5 @@
 import type { AttemptOutcome, Selection } from "../state/types.ts";
-import type { Deadline } from "./deadlines.ts";
+import type { Deadline } from "../deadlines.ts";
 import type { Exchange } from "./exchange.ts";
 import type { GroupRuntime } from "./snapshot.ts";
 

@@ -13,7 +13,7 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ModelLabels, ProxyMetrics } from "../metrics/mod.ts";
 import type { StateStore } from "../state/types.ts";
-import type { Deadlines } from "./deadlines.ts";
+import type { Deadlines } from "../deadlines.ts";
 
 /** The services one proxied request uses. */
 export interface ProxyDeps {

@@ -9,7 +9,7 @@ import { proxyRequest } from "./pipeline.ts";
 import { Snapshot } from "./snapshot.ts";
 import type { TransportFactory } from "./transport.ts";
 import type { ConnInfo, ProxyDeps } from "./deps.ts";
-import { Deadlines } from "./deadlines.ts";
+import { Deadlines } from "../deadlines.ts";
 
 export type { ConnInfo, ProxyDeps };
 

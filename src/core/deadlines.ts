@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.ts";
+import type { Clock } from "./clock.ts";
 
 /** A deadline to cancel with {@linkcode Deadlines.cancel}. */
 export interface Deadline {
@@ -9,7 +9,7 @@ export interface Deadline {
 /**
  * Many deadlines on one clock timer: the per-attempt request deadline of every request
  * in flight without a `setTimeout`/`clearTimeout` pair each (about 4 µs per request on
- * Deno, bench/PROFILE.md "Round two").
+ * Deno, bench/PROFILE.md "Round two"; also the Redis store's call timeouts).
  *
  * Deadlines are kept in slots of {@linkcode Deadlines.SLOT_MS}; one timer is armed for the
  * earliest slot. A deadline fires when its slot's time has come: never early, at most

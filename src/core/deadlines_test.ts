@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ManualClock } from "../clock.ts";
+import { ManualClock } from "./clock.ts";
 import { Deadlines } from "./deadlines.ts";
 
 Deno.test("deadlines: fire in order, never early, at most one slot late", () => {
