@@ -113,7 +113,8 @@ export function nodeServe(options: ServeOptions): Promise<Listener> {
       return;
     }
     // writeResponse shows answers' body taps what it writes (usage accounting).
-    offerTaps(request);
+    // Streams too: the writer pipes them natively (lazy_body.ts).
+    offerTaps(request, "all");
     let response: Response;
     try {
       response = await options.handler(request, {

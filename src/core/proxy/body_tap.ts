@@ -37,8 +37,11 @@ export type BodyTap = (chunk: Uint8Array) => void;
 const OFFERED: unique symbol = Symbol("llmproxy.offersTaps");
 const TAP: unique symbol = Symbol("llmproxy.bodyTap");
 
+/** What a writer offers to tap: bodies of declared length, or every body. */
+export type TapOffer = "declared" | "all";
+
 interface Offering {
-  [OFFERED]?: true;
+  [OFFERED]?: TapOffer;
 }
 interface Tapped {
   [TAP]?: BodyTap;
@@ -46,15 +49,22 @@ interface Tapped {
 
 /**
  * Adapter side: the answer to `request` is written by a writer that calls
- * {@linkcode bodyTapOf}'s tap with every chunk it sends.
+ * {@linkcode bodyTapOf}'s tap with every chunk it sends: for answers with a
+ * `Content-Length` only (`declared`: a writer that sends a stream of unknown length
+ * through JavaScript anyway, where the core's own observation costs no more), or for
+ * every answer (`all`: a writer that pipes streams natively).
  */
-export function offerTaps(request: Request): void {
-  (request as Offering)[OFFERED] = true;
+export function offerTaps(request: Request, offer: TapOffer = "declared"): void {
+  (request as Offering)[OFFERED] = offer;
 }
 
-/** Core side: whether the answer to `request` may carry a tap. */
-export function takesTaps(request: Request): boolean {
-  return (request as Offering)[OFFERED] === true;
+/**
+ * Core side: whether the answer to `request` may carry a tap, for a body with a
+ * declared length (`declared`) or without one.
+ */
+export function takesTaps(request: Request, declared = true): boolean {
+  const offer = (request as Offering)[OFFERED];
+  return offer === "all" || (declared && offer === "declared");
 }
 
 /** Core side: `tap` is to see every chunk of `response`'s body as it is sent. */

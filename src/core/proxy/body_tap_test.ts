@@ -117,7 +117,7 @@ Deno.test("tapped: a failed send is a cut body, or the client gone when its sign
   }
 });
 
-Deno.test("no tap where the writer takes none, for streams, or with accounting off", async () => {
+Deno.test("no tap where the writer takes none, for streams it does not take, or with accounting off", async () => {
   // No offer (Workers, a library user's own server): the body is observed in JavaScript.
   {
     const upstream = json();
@@ -128,14 +128,14 @@ Deno.test("no tap where the writer takes none, for streams, or with accounting o
     assert.equal(await res.text(), JSON_ANSWER);
     assert.equal(tokens(gw, "output"), "7");
   }
-  // SSE (no length): observed as before, whether or not taps are offered.
-  {
-    const sse = `data: {"choices":[],"usage":{"prompt_tokens":2,"completion_tokens":3}}\n\n`;
+  // SSE (no length) without an offer for streams: observed in JavaScript.
+  const sse = `data: {"choices":[],"usage":{"prompt_tokens":2,"completion_tokens":3}}\n\n`;
+  for (const offered of [false, true]) {
     const { gw } = gateway(() =>
       new Response(sse, { headers: { "content-type": "text/event-stream" } })
     );
     const req = post();
-    offerTaps(req);
+    if (offered) offerTaps(req);
     const res = await gw.handle("f", req, conn().info);
     assert.equal(bodyTapOf(res), undefined);
     assert.equal(await res.text(), sse);
@@ -151,5 +151,25 @@ Deno.test("no tap where the writer takes none, for streams, or with accounting o
     assert.equal(res, upstream);
     assert.equal(bodyTapOf(res), undefined);
     await res.body!.cancel();
+  }
+});
+
+Deno.test("an event stream (no length) goes as it is to a writer that taps all; the tap counts it", async () => {
+  const sse = `data: {"choices":[],"usage":{"prompt_tokens":2,"completion_tokens":3}}\n\n`;
+  for (const accounting of [true, false]) {
+    const upstream = new Response(sse, { headers: { "content-type": "text/event-stream" } });
+    const { gw, lines } = gateway(() => upstream, accounting);
+    const c = conn();
+    const req = post();
+    offerTaps(req, "all");
+    const res = await gw.handle("f", req, c.info);
+    assert.equal(res, upstream, "passed on untouched");
+    assert.ok(bodyTapOf(res), "with a tap, for the byte count at least");
+    assert.equal(await write(res), sse);
+    c.sent();
+    await new Promise((r) => setTimeout(r, 0));
+    const access = lines.find((l) => l.msg === "access")!;
+    assert.equal(access.bytes, new TextEncoder().encode(sse).byteLength, "bytes from the tap");
+    assert.equal(tokens(gw, "output"), accounting ? "3" : undefined);
   }
 });

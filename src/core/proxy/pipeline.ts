@@ -410,19 +410,22 @@ class Tries {
       ex.finish(status, bytes, error);
     };
     const length = res.headers.get("content-length");
+    const taps = takesTaps(this.#request, length !== null);
     if (
-      ex.conn.completed && length !== null && hasBody(res) &&
-      (usage === undefined || takesTaps(this.#request))
+      ex.conn.completed && hasBody(res) &&
+      (taps || (length !== null && usage === undefined))
     ) {
       // The runtime tells when the response is out: hand it the upstream body as is, so
-      // it can move the bytes without a round trip through JavaScript per chunk. Usage
-      // is then read by a tap the adapter calls as it writes (body_tap.ts).
-      const bytes = this.#request.method === "HEAD" ? 0 : Number(length);
+      // it can move the bytes without a round trip through JavaScript per chunk. Usage,
+      // and the byte count of a body of unknown length (an event stream), are then read
+      // by a tap the adapter calls as it writes (body_tap.ts).
+      const declared = length === null ? undefined : Number(length);
       // What a tap saw go out: the access log's byte count of a body that ended early.
       let tapped = 0;
       // A failed send is the client leaving (its signal fired) or the body failing.
+      const sent = () => this.#request.method === "HEAD" ? 0 : declared ?? tapped;
       ex.conn.completed.then(
-        () => ex.signal.aborted ? onEnd("cancelled", tapped) : onEnd("complete", bytes),
+        () => ex.signal.aborted ? onEnd("cancelled", tapped) : onEnd("complete", sent()),
         () => ex.signal.aborted ? onEnd("cancelled", tapped) : onEnd("error", tapped),
       );
       // Nothing to change in the headers: the runtime serves the upstream response itself
@@ -435,6 +438,8 @@ class Tries {
           tapped += chunk.byteLength;
           usage.scan(chunk);
         });
+      } else if (declared === undefined) {
+        setBodyTap(response, (chunk) => void (tapped += chunk.byteLength));
       }
       return response;
     }
