@@ -42,19 +42,9 @@ export async function writeResponse(
   }
   if (!keepAlive) res.shouldKeepAlive = false;
   const head = (length?: number): void => {
-    const flat: string[] = [];
-    for (const [k, v] of response.headers) flat.push(k, v);
-    if (
-      length !== undefined && !response.headers.has("content-length") &&
-      !BODYLESS.has(response.status) && res.req.method !== "HEAD"
-    ) {
-      flat.push("content-length", String(length));
-    }
     try {
-      if (response.statusText) res.writeHead(response.status, response.statusText, flat);
-      else res.writeHead(response.status, flat);
+      writeHead(res, response, length);
     } catch (e) {
-      // A header Node refuses (it validates more strictly than `Headers`).
       headError = e;
       throw e;
     }
@@ -128,6 +118,24 @@ export async function writeResponse(
   }
 }
 
+/**
+ * Status and headers as they are (several `Set-Cookie` stay several), plus a
+ * `Content-Length` of `length` when the answer has none and may have a body. Throws on a
+ * header Node refuses (it validates more strictly than `Headers`).
+ */
+function writeHead(res: ServerResponse, response: Response, length?: number): void {
+  const flat: string[] = [];
+  for (const [k, v] of response.headers) flat.push(k, v);
+  if (
+    length !== undefined && !response.headers.has("content-length") &&
+    !BODYLESS.has(response.status) && res.req.method !== "HEAD"
+  ) {
+    flat.push("content-length", String(length));
+  }
+  if (response.statusText) res.writeHead(response.status, response.statusText, flat);
+  else res.writeHead(response.status, flat);
+}
+
 /** How {@linkcode pipeNative} ends: the writer's options. */
 interface PipeOptions {
   readonly clientGone: AbortSignal;
@@ -154,13 +162,9 @@ function pipeNative(
     return Promise.resolve();
   }
   if (!keepAlive) res.shouldKeepAlive = false;
-  const flat: string[] = [];
-  for (const [k, v] of response.headers) flat.push(k, v);
   try {
-    if (response.statusText) res.writeHead(response.status, response.statusText, flat);
-    else res.writeHead(response.status, flat);
+    writeHead(res, response);
   } catch (e) {
-    // A header Node refuses (it validates more strictly than `Headers`).
     src.destroy();
     res.destroy();
     return Promise.reject(e);

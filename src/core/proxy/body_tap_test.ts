@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { loadConfig } from "../config/mod.ts";
+import { replyGateway } from "./_test_helpers.ts";
 import { bodyTapOf, offerTaps } from "./body_tap.ts";
 import { Gateway } from "./gateway.ts";
-import type { Transport } from "./transport.ts";
 
 const JSON_ANSWER = JSON.stringify({
   id: "c1",
@@ -11,24 +10,7 @@ const JSON_ANSWER = JSON.stringify({
   usage: { prompt_tokens: 11, completion_tokens: 7 },
 });
 
-function gateway(reply: () => Response, usageAccounting = true) {
-  const loaded = loadConfig(`
-http_server:
-  forwards: [{ name: f, default_group: g }]
-upstreams: [{ name: u, url: "http://u.test" }]
-upstream_groups: [{ name: g, upstreams: [{ name: u }] }]
-`);
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
-  const lines: Record<string, unknown>[] = [];
-  const transport: Transport = { send: () => Promise.resolve(reply()), close() {} };
-  const gw = new Gateway({
-    config: loaded.config,
-    transports: () => transport,
-    logger: { log: (_l, msg, f) => lines.push({ msg, ...f }) },
-    usageAccounting,
-  });
-  return { gw, lines };
-}
+const gateway = replyGateway;
 
 const post = () =>
   new Request("http://p.test/v1/chat/completions", {

@@ -377,8 +377,9 @@ class Tries {
     const gw = ex.gw;
     const status = res.status;
     const out = clientResponseHeaders(res.headers);
+    const withBody = hasBody(res);
     // Usage is read from successful answers to POSTs, as they pass (docs/behaviour.md#token-usage).
-    const usage = gw.usageAccounting && hasBody(res) && this.#request.method === "POST" &&
+    const usage = gw.usageAccounting && withBody && this.#request.method === "POST" &&
         status < 300
       ? createUsageScanner(res.headers, { now: () => gw.clock.now() })
       : undefined;
@@ -412,7 +413,7 @@ class Tries {
     const length = res.headers.get("content-length");
     const taps = takesTaps(this.#request, length !== null);
     if (
-      ex.conn.completed && hasBody(res) &&
+      ex.conn.completed && withBody &&
       (taps || (length !== null && usage === undefined))
     ) {
       // The runtime tells when the response is out: hand it the upstream body as is, so
@@ -443,7 +444,7 @@ class Tries {
       }
       return response;
     }
-    if (!hasBody(res)) {
+    if (!withBody) {
       onEnd("complete", 0);
       return new Response(null, { status, statusText: res.statusText, headers: out });
     }

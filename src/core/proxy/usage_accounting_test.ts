@@ -1,25 +1,7 @@
 import assert from "node:assert/strict";
-import { loadConfig } from "../config/mod.ts";
-import { Gateway } from "./gateway.ts";
-import type { Transport } from "./transport.ts";
+import { replyGateway } from "./_test_helpers.ts";
 
-function gateway(reply: () => Response) {
-  const loaded = loadConfig(`
-http_server:
-  forwards: [{ name: f, default_group: g }]
-upstreams: [{ name: u, url: "http://u.test" }]
-upstream_groups: [{ name: g, upstreams: [{ name: u }] }]
-`);
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
-  const lines: Record<string, unknown>[] = [];
-  const transport: Transport = { send: () => Promise.resolve(reply()), close() {} };
-  const gw = new Gateway({
-    config: loaded.config,
-    transports: () => transport,
-    logger: { log: (_l, msg, f) => lines.push({ msg, ...f }) },
-  });
-  return { gw, lines };
-}
+const gateway = replyGateway;
 
 const post = (body: unknown) =>
   new Request("http://p.test/v1/chat/completions", {
