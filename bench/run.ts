@@ -36,8 +36,8 @@
  * Target ids: direct, llmproxy-deno, llmproxy-deno-nousage, llmproxy-deno-clients,
  * llmproxy-deno-redis, llmproxy-deno-memory, ceiling-deno, llmproxy-node,
  * llmproxy-node-nousage, llmproxy-node-clients, ceiling-node, nginx, portkey; and
- * baseline-deno when LLMPROXY_BENCH_BASELINE names another checkout (llmproxy-deno as that
- * checkout has it: a hot-path change's before/after in one run). The -nousage
+ * baseline-deno and baseline-node when LLMPROXY_BENCH_BASELINE names another checkout
+ * (llmproxy-deno/-node as that checkout has it: a hot-path change's before/after in one run). The -nousage
  * ones are llmproxy started with LLMPROXY_USAGE_ACCOUNTING=off; the usage accounting cost
  * table needs both of a pair, e.g. --only=llmproxy-deno,llmproxy-deno-nousage. The -clients
  * ones run with `client_auth: required` and one client with all three limits (wrk sends

@@ -429,6 +429,12 @@ function nodeTarget(id: string, label: string, variant: LlmproxyVariant): Target
 /** llmproxy on Node: the `deno task build:node` bundle. */
 export const llmproxyNode: Target = nodeTarget("llmproxy-node", "llmproxy (Node)", {});
 
+/** `llmproxy-node` as the `LLMPROXY_BENCH_BASELINE` checkout has it (its own bundle). */
+export const baselineNode: Target = {
+  ...nodeTarget("baseline-node", "llmproxy (Node, baseline checkout)", {}),
+  start: (ctx) => nodeTarget("baseline-node", "", {}).start({ ...ctx, repo: BASELINE! }),
+};
+
 /** llmproxy on Node as `llmproxy-node`, with `client_auth: required` and a limited client. */
 export const llmproxyNodeClients: Target = nodeTarget(
   llmproxyClientsId("node"),
@@ -638,6 +644,7 @@ export const ALL_TARGETS: readonly Target[] = [
   llmproxyDenoMemory,
   ceilingDeno,
   llmproxyNode,
+  ...(BASELINE ? [baselineNode] : []),
   llmproxyNodeNoUsage,
   llmproxyNodeClients,
   ceilingNode,
