@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { replyGateway } from "./_test_helpers.ts";
 import { bodyTapOf, offerTaps } from "./body_tap.ts";
-import { Gateway } from "./gateway.ts";
+import type { Gateway } from "./gateway.ts";
 
 const JSON_ANSWER = JSON.stringify({
   id: "c1",
