@@ -99,8 +99,9 @@ const BENCH_CLIENT = `clients:
 /**
  * The per-IP rate limit of every llmproxy target: the largest the schema allows
  * (per_second ≤ 10,000, burst ≤ 20,000). wrk's connections all come from 127.0.0.1,
- * so one bucket sees the whole load: it binds only above 10,000 req/s sustained, and
- * the run counts 429s (`llmproxy_ratelimit_total`) so that it shows if it ever does.
+ * a trusted proxy, and name CLIENTS clients in `X-Forwarded-For` (lib/wrk.ts), so each
+ * bucket sees a CLIENTS-th of the load: it binds only above CLIENTS × 10,000 req/s,
+ * and the run counts 429s (`llmproxy_ratelimit_total`) so that it shows if it ever does.
  */
 export const BENCH_RATE_LIMIT = { per_second: 10000, burst: 20000 } as const;
 
@@ -139,6 +140,7 @@ http_server:
       port: ${port}
       address: 127.0.0.1
       default_group: bench
+      trusted_proxies: [127.0.0.1/32]
       ratelimit:
         per_second: ${BENCH_RATE_LIMIT.per_second}
         burst: ${BENCH_RATE_LIMIT.burst}${variant.clients ? "\n      client_auth: required" : ""}

@@ -33,6 +33,15 @@ export interface WrkResult {
 
 const luaString = (s: string) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
 
+/**
+ * Clients the load seems to come from: each request carries `X-Forwarded-For:
+ * 10.0.0.<n>`, n going round 1..CLIENTS, as behind a load balancer. The llmproxy
+ * targets trust 127.0.0.1 as a proxy, so their per-IP rate limit sees CLIENTS clients
+ * instead of one (whose bucket would bind at 10,000 req/s); the other targets pass the
+ * header on or ignore it.
+ */
+export const CLIENTS = 16;
+
 /** Writes the Lua script for a POST with `headers`; returns its path. */
 export function writeScript(dir: string, name: string, headers: Record<string, string>): string {
   const lines = [
@@ -40,6 +49,19 @@ export function writeScript(dir: string, name: string, headers: Record<string, s
     `wrk.body = ${luaString(REQUEST_BODY)}`,
     `wrk.headers["Content-Type"] = "application/json"`,
     ...Object.entries(headers).map(([k, v]) => `wrk.headers[${luaString(k)}] = ${luaString(v)}`),
+    // Built once per thread; each request is then a table lookup.
+    `local reqs = {}`,
+    `local n = 0`,
+    `init = function(args)`,
+    `  for i = 1, ${CLIENTS} do`,
+    `    wrk.headers["X-Forwarded-For"] = "10.0.0." .. i`,
+    `    reqs[i] = wrk.format()`,
+    `  end`,
+    `end`,
+    `request = function()`,
+    `  n = n % ${CLIENTS} + 1`,
+    `  return reqs[n]`,
+    `end`,
     `done = function(summary, latency, requests)`,
     `  local e = summary.errors`,
     `  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,` +

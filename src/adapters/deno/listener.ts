@@ -2,6 +2,7 @@ import { internalErrorResponse, logUnhandled } from "../../core/proxy/errors.ts"
 import type { Listener, ServeOptions } from "../../daemon/runtime.ts";
 import { connectionBudget } from "../../daemon/connection_budget.ts";
 import { bodyTapOf, offerTaps } from "../../core/proxy/body_tap.ts";
+import { bodyBytesOf, hasBody, markBodyBytes } from "../../core/proxy/native_body.ts";
 import { tappedResponse } from "./tapped_body.ts";
 
 /**
@@ -28,6 +29,9 @@ import { tappedResponse } from "./tapped_body.ts";
 export function denoServe(options: ServeOptions): Promise<Listener> {
   return Promise.resolve(new ConnListener(options));
 }
+
+/** How long a draining connection is kept after its last answer, so the answer's end is written. */
+const DRAIN_FLUSH_MS = 50;
 
 /** The part of `Deno.serveHttp`'s connection this listener uses. */
 interface HttpConn {
@@ -197,8 +201,13 @@ class ConnListener implements Listener {
       // An answer that says `Connection: close` (408, 413) makes the runtime close the
       // connection once it is sent, without reading the rest of the request; the
       // deadline below closes it in any case should that not happen.
-      if (closeAfter || this.#draining) this.#close(conn);
-      else if (conn.busy === 0) conn.deadline = Date.now() + this.#headMs();
+      if (closeAfter) this.#close(conn);
+      else if (this.#draining) {
+        // `respondWith` can settle before the runtime has written the end of a streamed
+        // body (the last chunk of an event stream); closing at once would cut it, so the
+        // connection gets a moment to flush first.
+        setTimeout(() => this.#close(conn), DRAIN_FLUSH_MS);
+      } else if (conn.busy === 0) conn.deadline = Date.now() + this.#headMs();
     }
   }
 
@@ -304,7 +313,7 @@ async function sendAnswer(event: RequestEvent, answer: Response): Promise<void> 
 function untransformed(request: Request, response: Response): Response {
   const accepts = request.headers.get("accept-encoding");
   if (accepts === null || !/\b(gzip|br)\b/i.test(accepts)) return response;
-  if (response.body === null || response.headers.has("content-encoding")) return response;
+  if (!hasBody(response) || response.headers.has("content-encoding")) return response;
   const cc = response.headers.get("cache-control");
   if (cc !== null && /\bno-transform\b/i.test(cc)) return response;
   const headers = new Headers(response.headers);
@@ -312,7 +321,10 @@ function untransformed(request: Request, response: Response): Response {
     "cache-control",
     cc === null || cc.trim() === "" ? "no-transform" : `${cc}, no-transform`,
   );
-  return new Response(response.body, { status: response.status, headers });
+  const known = bodyBytesOf(response);
+  const out = new Response(known ?? response.body, { status: response.status, headers });
+  if (known !== undefined) markBodyBytes(out, known);
+  return out;
 }
 
 /** Linux's per-process limits, when readable. */

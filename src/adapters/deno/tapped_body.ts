@@ -1,5 +1,6 @@
 import type { BodyTap } from "../../core/proxy/body_tap.ts";
 import { settledSoon } from "../../core/proxy/settled_soon.ts";
+import { bodyBytesOf } from "../../core/proxy/native_body.ts";
 
 /**
  * How the Deno listener sends an answer that carries a body tap (usage accounting,
@@ -47,6 +48,9 @@ export interface Tapped {
  * failing body fails the stream it is sent through, as it would have natively.
  */
 export async function tappedResponse(response: Response, tap: BodyTap): Promise<Tapped> {
+  // The transport read it whole with its head (h1/client.ts): sent as it is, one write.
+  const known = bodyBytesOf(response);
+  if (known !== undefined) return known.byteLength > 0 ? { response, whole: known } : { response };
   const body = response.body;
   if (body === null) return { response };
   if (declaredLength(response.headers) === undefined || !isJson(response.headers)) {

@@ -6,10 +6,17 @@ import {
   TransportError,
   type UpstreamRequest,
 } from "../../core/proxy/transport.ts";
+import { H1Client, parseTarget } from "./h1/client.ts";
+import { H1Pool } from "./h1/pool.ts";
 
 /**
- * The outbound side on Deno: one `Deno.HttpClient` per group (its own pool, idle
- * timeout and outbound proxy).
+ * The outbound side on Deno, one per group. `http:` upstreams without an outbound
+ * proxy go through the group's own HTTP/1.1 client (`h1/`, its own keep-alive pool,
+ * idle and connect timeouts): it costs far less CPU per request than `fetch`
+ * (docs/runtimes.md#deno-upstream-client). `https:` upstreams (HTTP/2 where the
+ * upstream offers it) and outbound proxies go through `fetch` with one
+ * `Deno.HttpClient` per group. `LLMPROXY_DENO_HTTP1=off`, or an `HTTP_PROXY` in the
+ * environment, sends everything through `fetch`.
  *
  * Deno's `fetch` has no connect timeout and decodes gzip/br bodies while keeping
  * `Content-Encoding`, so:
@@ -19,7 +26,20 @@ import {
  *   time (abort with a timeout), so blackholed hosts fail over instead of hanging.
  */
 export function denoTransports(logger: Logger): (group: GroupConfig) => Transport {
-  return (group) => new DenoTransport(group, logger);
+  // An outbound proxy from the environment is honoured by `fetch` (with NO_PROXY), so
+  // `http:` requests keep going through it then.
+  const envProxy = envFlag("HTTP_PROXY") ?? envFlag("http_proxy");
+  const http1 = envFlag("LLMPROXY_DENO_HTTP1") !== "off" && !envProxy;
+  return (group) => new DenoTransport(group, logger, http1);
+}
+
+/** An environment variable, or undefined when unset or not allowed. */
+function envFlag(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A request still waiting for its response headers. */
@@ -36,11 +56,21 @@ class DenoTransport implements Transport {
   #watch: ReturnType<typeof setInterval> | undefined;
   readonly #connectMs: number;
   readonly #proxy: URL | undefined;
+  readonly #h1Pool: H1Pool | undefined;
+  readonly #h1: H1Client | undefined;
 
-  constructor(group: GroupConfig, logger: Logger) {
+  constructor(group: GroupConfig, logger: Logger, http1: boolean) {
     const http = group.http_client;
     this.#connectMs = http.timeout.connect * 1000;
     this.#proxy = http.proxy ? new URL(http.proxy.url) : undefined;
+    if (http1 && this.#proxy === undefined) {
+      this.#h1Pool = new H1Pool({
+        idleMs: http.timeout.idle * 1000,
+        connectMs: this.#connectMs,
+        keepAlive: http.keepalive > 0,
+      });
+      this.#h1 = new H1Client(this.#h1Pool);
+    }
     const options: Deno.CreateHttpClientOptions = { poolIdleTimeout: http.timeout.idle * 1000 };
     if (this.#proxy) {
       const p = this.#proxy;
@@ -57,7 +87,14 @@ class DenoTransport implements Transport {
     logger.log("debug", "outbound client created", { group: group.name });
   }
 
-  async send(req: UpstreamRequest): Promise<Response> {
+  send(req: UpstreamRequest): Promise<Response> {
+    const target = this.#h1 === undefined ? undefined : parseTarget(req.url);
+    // Bytes pass through as the upstream sent them, compressed or not.
+    if (target !== undefined) return this.#h1!.send(target, req);
+    return this.#fetch(req);
+  }
+
+  async #fetch(req: UpstreamRequest): Promise<Response> {
     setHeader(req.headers, "accept-encoding", "identity");
     const waiting: Waiting = { req, since: Date.now() };
     this.#waiting.add(waiting);
@@ -108,6 +145,7 @@ class DenoTransport implements Transport {
   }
 
   close(): void {
+    this.#h1Pool?.close();
     if (this.#watch !== undefined) clearInterval(this.#watch);
     this.#client.close();
   }

@@ -6,9 +6,9 @@
  */
 
 import type { BreakerState } from "../breaker/types.ts";
-import { Counter } from "./counter.ts";
+import { Counter, type CounterChild } from "./counter.ts";
 import { Gauge } from "./gauge.ts";
-import { Histogram } from "./histogram.ts";
+import { Histogram, type HistogramChild } from "./histogram.ts";
 import { Registry } from "./registry.ts";
 
 /**
@@ -116,6 +116,47 @@ const GROUP_UPSTREAM = ["group", "upstream"] as const;
  * const body = metrics.encode(); // serve with CONTENT_TYPE
  * ```
  */
+/**
+ * The token series of one member and model label (see
+ * {@linkcode ProxyMetrics.usageSeries}). Each series is created on first use, so a type
+ * never counted is not exported at 0.
+ */
+export class UsageSeries {
+  readonly #m: ProxyMetrics;
+  readonly #labels: readonly [string, string, string];
+  readonly #tokens: (CounterChild | undefined)[] = [undefined, undefined, undefined, undefined];
+  #ttft: HistogramChild | undefined;
+  #tpot: HistogramChild | undefined;
+
+  constructor(m: ProxyMetrics, group: string, upstream: string, model: string) {
+    this.#m = m;
+    this.#labels = [group, upstream, model];
+  }
+
+  /** Adds `n` tokens of one type (0 input, 1 output, 2 cached_input, 3 reasoning). */
+  count(type: 0 | 1 | 2 | 3, n: number): void {
+    let child = this.#tokens[type];
+    if (child === undefined) {
+      const [g, u, model] = this.#labels;
+      child = this.#m.tokens.labels(g, u, model, TOKEN_TYPES[type]);
+      this.#tokens[type] = child;
+    }
+    child.inc(n);
+  }
+
+  /** `llmproxy_time_to_first_token_seconds`. */
+  get timeToFirstToken(): HistogramChild {
+    return this.#ttft ??= this.#m.timeToFirstToken.labels(...this.#labels);
+  }
+
+  /** `llmproxy_time_per_output_token_seconds`. */
+  get timePerOutputToken(): HistogramChild {
+    return this.#tpot ??= this.#m.timePerOutputToken.labels(...this.#labels);
+  }
+}
+
+const TOKEN_TYPES = ["input", "output", "cached_input", "reasoning"] as const;
+
 export class ProxyMetrics {
   /** The registry holding the metrics below; adapters may register more in it. */
   readonly registry: Registry;
@@ -341,6 +382,23 @@ export class ProxyMetrics {
       }),
     );
   }
+
+  /**
+   * The token series of one member and model label, resolved once and kept: an answer's
+   * usage then costs one lookup instead of one per series. The number of entries is
+   * bounded by the members times the model label bound.
+   */
+  usageSeries(group: string, upstream: string, model: string): UsageSeries {
+    const key = `${group}\u0000${upstream}\u0000${model}`;
+    let series = this.#usageSeries.get(key);
+    if (series === undefined) {
+      series = new UsageSeries(this, group, upstream, model);
+      this.#usageSeries.set(key, series);
+    }
+    return series;
+  }
+
+  readonly #usageSeries = new Map<string, UsageSeries>();
 
   /**
    * Drops the gauge series of a member that left its group (or a group that is gone),

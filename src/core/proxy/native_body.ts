@@ -28,3 +28,24 @@ export function hasBody(message: Request | Response): boolean {
   const marked = (message as Marked)[HAS_BODY];
   return marked !== undefined ? marked : message.body !== null;
 }
+
+const BYTES: unique symbol = Symbol("llmproxy.bodyBytes");
+
+interface WithBytes {
+  [BYTES]?: Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * Adapter side: the body of `response` is `bytes`, all of it, already in memory (an
+ * answer a transport read whole with its head). An adapter that writes bodies itself
+ * can then send and tap them without reading the body through a stream.
+ */
+export function markBodyBytes(response: Response, bytes: Uint8Array<ArrayBuffer>): void {
+  (response as WithBytes)[BYTES] = bytes;
+  (response as Marked)[HAS_BODY] = bytes.byteLength > 0;
+}
+
+/** The bytes {@linkcode markBodyBytes} set on `response`, if any. */
+export function bodyBytesOf(response: Response): Uint8Array<ArrayBuffer> | undefined {
+  return (response as WithBytes)[BYTES];
+}

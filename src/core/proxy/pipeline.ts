@@ -14,7 +14,7 @@ import {
 } from "./headers.ts";
 import { keepSmall, type KeptResponse } from "./kept_response.ts";
 import { setBodyTap, takesTaps } from "./body_tap.ts";
-import { hasBody } from "./native_body.ts";
+import { bodyBytesOf, hasBody, markBodyBytes } from "./native_body.ts";
 import { type BodyEnd, observeBody } from "./observed_body.ts";
 import { checkRequest, requestTarget } from "./request_checks.ts";
 import type { ForwardRuntime, GroupRuntime, Snapshot, UpstreamRuntime } from "./snapshot.ts";
@@ -431,9 +431,7 @@ class Tries {
       );
       // Nothing to change in the headers: the runtime serves the upstream response itself
       // (on Deno without even creating a stream object for its body).
-      const response = out === res.headers
-        ? res
-        : new Response(res.body, { status, statusText: res.statusText, headers: out });
+      const response = out === res.headers ? res : withHeaders(res, out);
       if (usage !== undefined) {
         setBodyTap(response, (chunk) => {
           tapped += chunk.byteLength;
@@ -476,6 +474,18 @@ class Tries {
     }
     return ex.fail("upstream_unreachable", `upstream in group "${gname}" is unreachable`);
   }
+}
+
+/** `res` with other headers, keeping a body the transport read whole (native_body.ts). */
+function withHeaders(res: Response, headers: Headers): Response {
+  const known = bodyBytesOf(res);
+  const out = new Response(known ?? res.body, {
+    status: res.status,
+    statusText: res.statusText,
+    headers,
+  });
+  if (known !== undefined) markBodyBytes(out, known);
+  return out;
 }
 
 function answer(response: Response): Step {

@@ -18,11 +18,9 @@ export function recordUsage(
   const m = gw.metrics;
   const ttftMs = report.firstEventAt !== undefined ? report.firstEventAt - ex.start : undefined;
   const model = report.model ?? ex.requestModel();
-  const label = gw.modelLabels.label(model);
+  const series = m.usageSeries(group, upstream, gw.modelLabels.label(model));
   // Time to first token is known from the stream itself, usage or not.
-  if (ttftMs !== undefined) {
-    m.timeToFirstToken.labels(group, upstream, label).observe(ttftMs / 1000);
-  }
+  if (ttftMs !== undefined) series.timeToFirstToken.observe(ttftMs / 1000);
   if (!report.found) {
     if (
       route.complete && status >= 200 && status < 300 && ex.method === "POST" &&
@@ -33,29 +31,27 @@ export function recordUsage(
     if (ttftMs !== undefined) ex.usage = { ttftMs };
     return;
   }
-  const count = (type: string, n: number | undefined) => {
-    if (n !== undefined && n > 0) m.tokens.labels(group, upstream, label, type).inc(n);
-  };
   const client = ex.clientName;
   if (client !== undefined) {
     if (report.input) m.clientTokens.labels(client, "input").inc(report.input);
     if (report.output) m.clientTokens.labels(client, "output").inc(report.output);
   }
-  count("input", report.input);
-  count("output", report.output);
-  count("cached_input", report.cachedInput);
-  count("reasoning", report.reasoning);
+  const { input, output, cachedInput, reasoning } = report;
+  if (input !== undefined && input > 0) series.count(0, input);
+  if (output !== undefined && output > 0) series.count(1, output);
+  if (cachedInput !== undefined && cachedInput > 0) series.count(2, cachedInput);
+  if (reasoning !== undefined && reasoning > 0) series.count(3, reasoning);
   if (ttftMs !== undefined) {
     const out = report.output;
     if (out !== undefined && out >= 2 && report.lastEventAt !== undefined) {
       const per = (report.lastEventAt - report.firstEventAt!) / (out - 1);
-      m.timePerOutputToken.labels(group, upstream, label).observe(per / 1000);
+      series.timePerOutputToken.observe(per / 1000);
     }
   }
-  ex.usage = {
-    ...(model !== undefined ? { model } : {}),
-    ...(report.input !== undefined ? { input: report.input } : {}),
-    ...(report.output !== undefined ? { output: report.output } : {}),
-    ...(ttftMs !== undefined ? { ttftMs } : {}),
-  };
+  const logged: NonNullable<Exchange["usage"]> = {};
+  if (model !== undefined) logged.model = model;
+  if (input !== undefined) logged.input = input;
+  if (output !== undefined) logged.output = output;
+  if (ttftMs !== undefined) logged.ttftMs = ttftMs;
+  ex.usage = logged;
 }

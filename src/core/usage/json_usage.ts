@@ -20,6 +20,7 @@ import {
   skipWs,
 } from "./byte_scan.ts";
 import { readUsage, type TokenTally, type UsageReport } from "./usage_shapes.ts";
+import { asciiStringAt, readUsageBytes } from "./usage_bytes.ts";
 
 /** The largest JSON answer read for usage (larger ones report nothing). */
 export const MAX_JSON_BYTES = 1024 * 1024;
@@ -51,6 +52,8 @@ const decoder = new TextDecoder("utf-8", { fatal: false });
  */
 export class JsonUsageScanner {
   readonly #max: number;
+  /** The declared length, when it is within the bound; -1 otherwise. */
+  readonly #declared: number = -1;
   #buf: Uint8Array = EMPTY;
   #len = 0;
   #oversize = false;
@@ -62,7 +65,7 @@ export class JsonUsageScanner {
     const declared = options.contentLength;
     if (declared !== undefined && Number.isSafeInteger(declared) && declared >= 0) {
       if (declared > this.#max) this.#oversize = true;
-      else this.#buf = new Uint8Array(declared);
+      else this.#declared = declared;
     }
   }
 
@@ -71,6 +74,15 @@ export class JsonUsageScanner {
     if (this.#oversize || this.#ended) return;
     const n = chunk.length;
     if (n === 0) return;
+    if (this.#len === 0 && n === this.#declared) {
+      // The whole answer in one piece (as the runtimes hand over most small answers):
+      // read it where it lies instead of copying it aside.
+      this.#ended = reportOf(chunk, false);
+      return;
+    }
+    if (this.#buf.length === 0 && this.#declared > 0) {
+      this.#buf = new Uint8Array(this.#declared);
+    }
     const total = this.#len + n;
     if (total > this.#max) {
       this.#oversize = true;
@@ -96,17 +108,26 @@ export class JsonUsageScanner {
   /** Reads the collected answer; later calls return the same report. */
   end(): UsageReport {
     if (this.#ended) return this.#ended;
-    const report: UsageReport = { events: 0, found: false, oversize: this.#oversize };
-    if (!this.#oversize) {
-      const found = readJsonUsage(this.#buf.subarray(0, this.#len));
-      Object.assign(report, found.tokens);
-      report.found = found.found;
-      if (found.model !== undefined) report.model = found.model;
-    }
+    const report = reportOf(this.#buf.subarray(0, this.#len), this.#oversize);
     this.#buf = EMPTY;
     this.#ended = report;
     return report;
   }
+}
+
+/** The report of a whole answer (nothing read when it was over the bound). */
+function reportOf(body: Uint8Array, oversize: boolean): UsageReport {
+  const report: UsageReport = { events: 0, found: false, oversize };
+  if (oversize) return report;
+  const found = readJsonUsage(body);
+  const t = found.tokens;
+  if (t.input !== undefined) report.input = t.input;
+  if (t.output !== undefined) report.output = t.output;
+  if (t.cachedInput !== undefined) report.cachedInput = t.cachedInput;
+  if (t.reasoning !== undefined) report.reasoning = t.reasoning;
+  report.found = found.found;
+  if (found.model !== undefined) report.model = found.model;
+  return report;
 }
 
 /** What {@linkcode readJsonUsage} finds. */
@@ -145,7 +166,7 @@ export function readJsonUsage(a: Uint8Array): JsonUsage {
     if (key === "usage") {
       const tally: TokenTally = {};
       // A later `usage` key replaces an earlier one, as in JSON.parse.
-      if (readUsage(parse(a, v, end), tally)) {
+      if (readUsageBytes(a, v, end, tally) ?? readUsage(parse(a, v, end), tally)) {
         out.tokens = tally;
         out.found = true;
       } else {
@@ -153,7 +174,7 @@ export function readJsonUsage(a: Uint8Array): JsonUsage {
         out.found = false;
       }
     } else if (key === "model" && a[v] === QUOTE) {
-      const model = parse(a, v, end);
+      const model = asciiStringAt(a, v, end) ?? parse(a, v, end);
       if (typeof model === "string") out.model = model;
     }
     i = skipWs(a, end, e);
