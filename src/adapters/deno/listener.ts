@@ -2,7 +2,7 @@ import { internalErrorResponse, logUnhandled } from "../../core/proxy/errors.ts"
 import type { Listener, ServeOptions } from "../../daemon/runtime.ts";
 import { connectionBudget } from "../../daemon/connection_budget.ts";
 import { bodyTapOf, offerTaps } from "../../core/proxy/body_tap.ts";
-import { bodyBytesOf, hasBody, markBodyBytes } from "../../core/proxy/native_body.ts";
+import { bodyBytesOf, copyBodyMarks, hasBody } from "../../core/proxy/native_body.ts";
 import { tappedResponse } from "./tapped_body.ts";
 
 /**
@@ -321,9 +321,11 @@ function untransformed(request: Request, response: Response): Response {
     "cache-control",
     cc === null || cc.trim() === "" ? "no-transform" : `${cc}, no-transform`,
   );
-  const known = bodyBytesOf(response);
-  const out = new Response(known ?? response.body, { status: response.status, headers });
-  if (known !== undefined) markBodyBytes(out, known);
+  const out = new Response(bodyBytesOf(response) ?? response.body, {
+    status: response.status,
+    headers,
+  });
+  copyBodyMarks(response, out);
   return out;
 }
 

@@ -1,6 +1,6 @@
 import type { BodyTap } from "../../core/proxy/body_tap.ts";
 import { settledSoon } from "../../core/proxy/settled_soon.ts";
-import { bodyBytesOf } from "../../core/proxy/native_body.ts";
+import { bodyBytesOf, tappableBodyOf } from "../../core/proxy/native_body.ts";
 
 /**
  * How the Deno listener sends an answer that carries a body tap (usage accounting,
@@ -51,6 +51,12 @@ export async function tappedResponse(response: Response, tap: BodyTap): Promise<
   // The transport read it whole with its head (h1/client.ts): sent as it is, one write.
   const known = bodyBytesOf(response);
   if (known !== undefined) return known.byteLength > 0 ? { response, whole: known } : { response };
+  // A stream the transport produces taps itself (h1/client.ts): sent as it is.
+  const producer = tappableBodyOf(response);
+  if (producer !== undefined) {
+    producer(tap);
+    return { response };
+  }
   const body = response.body;
   if (body === null) return { response };
   if (declaredLength(response.headers) === undefined || !isJson(response.headers)) {

@@ -11,6 +11,8 @@
  * @module
  */
 
+import type { BodyTap } from "./body_tap.ts";
+
 // A mark on the object itself (see body_tap.ts for why not a WeakMap).
 const HAS_BODY: unique symbol = Symbol("llmproxy.hasBody");
 
@@ -48,4 +50,36 @@ export function markBodyBytes(response: Response, bytes: Uint8Array<ArrayBuffer>
 /** The bytes {@linkcode markBodyBytes} set on `response`, if any. */
 export function bodyBytesOf(response: Response): Uint8Array<ArrayBuffer> | undefined {
   return (response as WithBytes)[BYTES];
+}
+
+const PRODUCER: unique symbol = Symbol("llmproxy.bodyProducer");
+
+interface WithProducer {
+  [PRODUCER]?: (tap: BodyTap) => void;
+}
+
+/**
+ * Adapter side: the body stream of `response` is the adapter's own, which calls the tap
+ * handed to `setTap` with each chunk right after enqueueing it. A writer can then send
+ * that stream as it is and still have it tapped, instead of wrapping it in a stream that
+ * taps (one JavaScript stream less per chunk of an event stream).
+ */
+export function markTappableBody(response: Response, setTap: (tap: BodyTap) => void): void {
+  (response as WithProducer)[PRODUCER] = setTap;
+  (response as Marked)[HAS_BODY] = true;
+}
+
+/** The tap setter {@linkcode markTappableBody} put on `response`, if any. */
+export function tappableBodyOf(response: Response): ((tap: BodyTap) => void) | undefined {
+  return (response as WithProducer)[PRODUCER];
+}
+
+/** Copies the marks of `from` to `to`, a response built around the same body. */
+export function copyBodyMarks(from: Response, to: Response): void {
+  const bytes = (from as WithBytes)[BYTES];
+  if (bytes !== undefined) (to as WithBytes)[BYTES] = bytes;
+  const producer = (from as WithProducer)[PRODUCER];
+  if (producer !== undefined) (to as WithProducer)[PRODUCER] = producer;
+  const has = (from as Marked)[HAS_BODY];
+  if (has !== undefined) (to as Marked)[HAS_BODY] = has;
 }

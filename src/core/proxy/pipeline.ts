@@ -14,7 +14,7 @@ import {
 } from "./headers.ts";
 import { keepSmall, type KeptResponse } from "./kept_response.ts";
 import { setBodyTap, takesTaps } from "./body_tap.ts";
-import { bodyBytesOf, hasBody, markBodyBytes } from "./native_body.ts";
+import { bodyBytesOf, copyBodyMarks, hasBody, tappableBodyOf } from "./native_body.ts";
 import { type BodyEnd, observeBody } from "./observed_body.ts";
 import { checkRequest, requestTarget } from "./request_checks.ts";
 import type { ForwardRuntime, GroupRuntime, Snapshot, UpstreamRuntime } from "./snapshot.ts";
@@ -411,7 +411,9 @@ class Tries {
       ex.finish(status, bytes, error);
     };
     const length = res.headers.get("content-length");
-    const taps = takesTaps(this.#request, length !== null);
+    // A body of unknown length whose producer taps it (the Deno HTTP/1.1 client's) is
+    // as cheap to tap as one of declared length.
+    const taps = takesTaps(this.#request, length !== null || tappableBodyOf(res) !== undefined);
     if (
       ex.conn.completed && withBody &&
       (taps || (length !== null && usage === undefined))
@@ -478,13 +480,12 @@ class Tries {
 
 /** `res` with other headers, keeping a body the transport read whole (native_body.ts). */
 function withHeaders(res: Response, headers: Headers): Response {
-  const known = bodyBytesOf(res);
-  const out = new Response(known ?? res.body, {
+  const out = new Response(bodyBytesOf(res) ?? res.body, {
     status: res.status,
     statusText: res.statusText,
     headers,
   });
-  if (known !== undefined) markBodyBytes(out, known);
+  copyBodyMarks(res, out);
   return out;
 }
 

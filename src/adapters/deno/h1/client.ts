@@ -28,7 +28,8 @@ import {
 } from "./head.ts";
 import { ConnectTimeout, type H1Pool } from "./pool.ts";
 import { TransportError } from "../../../core/proxy/transport.ts";
-import { markBodyBytes, markHasBody } from "../../../core/proxy/native_body.ts";
+import { markBodyBytes, markHasBody, markTappableBody } from "../../../core/proxy/native_body.ts";
+import type { BodyTap } from "../../../core/proxy/body_tap.ts";
 
 /** Where a request goes: parsed from an `http:` URL. */
 export interface Target {
@@ -155,8 +156,9 @@ export class H1Client {
         release(conn.start === conn.end);
         return response;
       }
-      const response = new Response(bodyStream(conn, head, signal, release), init);
-      markHasBody(response, true);
+      const body = bodyStream(conn, head, signal, release);
+      const response = new Response(body.stream, init);
+      markTappableBody(response, body.setTap);
       handedOver = true;
       return response;
     } finally {
@@ -300,15 +302,21 @@ function wholeBody(conn: H1Conn, head: ResponseHead): Uint8Array<ArrayBuffer> | 
 }
 
 /**
- * The body as a stream read from the socket as the client reads it. `release` is
- * called once: with true when the body ended cleanly and nothing followed it.
+ * The body as a stream read from the socket as the client reads it, and a way to have
+ * each chunk tapped right after it is enqueued. `release` is called once: with true
+ * when the body ended cleanly and nothing followed it.
  */
 function bodyStream(
   conn: H1Conn,
   head: ResponseHead,
   signal: AbortSignal,
   release: (reusable: boolean) => void,
-): ReadableStream<Uint8Array> {
+): { stream: ReadableStream<Uint8Array>; setTap: (tap: BodyTap) => void } {
+  let tap: BodyTap | undefined;
+  const enqueue = (controller: ReadableStreamDefaultController<Uint8Array>, c: Uint8Array) => {
+    controller.enqueue(c);
+    tap?.(c);
+  };
   let left = head.length;
   const decoder = head.framing === "chunked" ? new ChunkedDecoder() : undefined;
   let finished = false;
@@ -317,7 +325,7 @@ function bodyStream(
     finished = true;
     release(reusable);
   };
-  return new ReadableStream<Uint8Array>({
+  const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
       try {
         for (;;) {
@@ -325,7 +333,7 @@ function bodyStream(
             const { buf, start, end } = conn;
             if (head.framing === "length") {
               const n = Math.min(left, end - start);
-              controller.enqueue(buf.slice(start, start + n));
+              enqueue(controller, buf.slice(start, start + n));
               conn.start = start + n;
               left -= n;
               if (left === 0) {
@@ -337,7 +345,7 @@ function bodyStream(
             if (decoder !== undefined) {
               const parts: Uint8Array[] = [];
               conn.start = decoder.feed(buf, start, end, (d) => parts.push(d.slice()));
-              for (const p of parts) controller.enqueue(p);
+              for (const p of parts) enqueue(controller, p);
               if (decoder.done) {
                 controller.close();
                 finish(conn.start === conn.end);
@@ -345,7 +353,7 @@ function bodyStream(
               }
               if (parts.length > 0) return;
             } else {
-              controller.enqueue(buf.slice(start, end));
+              enqueue(controller, buf.slice(start, end));
               conn.start = end;
               return;
             }
@@ -371,6 +379,7 @@ function bodyStream(
       finish(false);
     },
   }, { highWaterMark: 0 });
+  return { stream, setTap: (t) => tap = t };
 }
 
 function bodyFailure(e: unknown): unknown {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { TransportError } from "../../../core/proxy/transport.ts";
+import { bodyBytesOf, hasBody, tappableBodyOf } from "../../../core/proxy/native_body.ts";
 import { H1Client, type H1Request, parseTarget, type Target } from "./client.ts";
 import { H1Pool, type PoolOptions } from "./pool.ts";
 
@@ -442,6 +443,54 @@ h1Test(
     const again = await client.send(up.target(), request());
     assert.equal(await again.text(), "ok");
     assert.equal(up.accepted, 1);
+  },
+);
+
+h1Test(
+  "a streamed body taps each chunk right after it is enqueued, the same bytes in the same order",
+  async (p) => {
+    await p.readRequest();
+    await p.sendPieces([
+      "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-type: text/event-stream\r\n\r\n",
+      "8\r\ndata: a\n\r\n",
+      "8\r\ndata: b\n\r\n",
+      "0\r\n\r\n",
+    ], 30);
+  },
+  async ({ up, client }) => {
+    const res = await client.send(up.target(), request());
+    const setTap = tappableBodyOf(res);
+    assert.ok(setTap !== undefined, "the stream offers a producer tap");
+    assert.equal(hasBody(res), true);
+    const tapped: string[] = [];
+    let read = 0;
+    setTap((chunk) => {
+      // Called after the chunk was enqueued: the reader has not seen it yet.
+      assert.equal(read, tapped.length);
+      tapped.push(dec.decode(chunk));
+    });
+    const reader = res.body!.getReader();
+    const got: string[] = [];
+    for (;;) {
+      const { done, value } = await within(reader.read(), "reading the body");
+      if (done) break;
+      read++;
+      got.push(dec.decode(value));
+    }
+    assert.deepEqual(tapped, got);
+    assert.equal(got.join(""), "data: a\ndata: b\n");
+  },
+);
+
+h1Test(
+  "an answer that came whole with its head is handed on as bytes, no stream made",
+  (p) => p.serve(() => OK),
+  async ({ up, client }) => {
+    const res = await client.send(up.target(), request());
+    assert.equal(dec.decode(bodyBytesOf(res)), "ok");
+    assert.equal(hasBody(res), true);
+    assert.equal(tappableBodyOf(res), undefined);
+    assert.equal(await res.text(), "ok");
   },
 );
 
