@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { NodeBodyRequest } from "./lazy_body.ts";
+import { nodeRequest } from "./lazy_body.ts";
 
 /**
  * The client's IP as the connection knows it; IPv4 clients of a dual-stack (`::`)
@@ -43,6 +43,6 @@ export function toRequest(req: IncomingMessage, listenerHost: string): Request {
   const hasBody = method !== "GET" && method !== "HEAD" &&
     (te !== undefined || (cl !== undefined && cl !== "0"));
   return hasBody
-    ? new NodeBodyRequest(url, { method, headers }, req, () => req.pause())
-    : new Request(url, { method, headers });
+    ? nodeRequest(url, { method, headers }, req, () => req.pause())
+    : nodeRequest(url, { method, headers });
 }

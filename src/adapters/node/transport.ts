@@ -6,8 +6,7 @@ import {
   TransportError,
   type UpstreamRequest,
 } from "../../core/proxy/transport.ts";
-import { deleteHeader, stripHopByHop } from "../../core/proxy/headers.ts";
-import { NodeBodyResponse } from "./lazy_body.ts";
+import { nodeResponse } from "./lazy_body.ts";
 
 /**
  * The outbound side on Node: the npm `undici` package bundled with the daemon, one
@@ -32,7 +31,7 @@ export function nodeTransports(logger: Logger): (group: GroupConfig) => Transpor
 }
 
 /** Request headers undici refuses or that only make sense on the client's hop. */
-const REFUSED = [
+const REFUSED = new Set([
   "connection",
   "keep-alive",
   "transfer-encoding",
@@ -40,7 +39,20 @@ const REFUSED = [
   "expect",
   "host",
   "content-length",
-];
+]);
+
+/** Hop-by-hop response headers (RFC 9110 §7.6.1), as `stripHopByHop` removes them. */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authorization",
+  "proxy-authenticate",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
 
 /** Statuses whose responses have no body (the `Response` constructor refuses one). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
@@ -72,14 +84,18 @@ class UndiciTransport implements Transport {
   }
 
   async send(req: UpstreamRequest): Promise<Response> {
-    for (const name of REFUSED) deleteHeader(req.headers, name);
+    // undici reads an array as flat name, value, name, value…; the refused ones are
+    // left out (as `deleteHeader` for each would, in one pass).
+    const flat: string[] = [];
+    for (const pair of req.headers) {
+      if (!REFUSED.has(pair[0])) flat.push(pair[0], pair[1]);
+    }
     let data: Dispatcher.ResponseData;
     try {
       data = await request(req.url, {
         dispatcher: this.#dispatcher,
         method: req.method as Dispatcher.HttpMethod,
-        // undici reads an array as flat name, value, name, value…
-        headers: req.headers.flat(),
+        headers: flat,
         body: req.body,
         signal: req.signal,
       });
@@ -97,21 +113,27 @@ class UndiciTransport implements Transport {
 }
 
 function toResponse(data: Dispatcher.ResponseData, method: string): Response {
+  // Hop-by-hop headers, and those `Connection` names, end at this hop (as
+  // `stripHopByHop` would remove them, left out here in one pass); without them the core
+  // passes the answer on as it is. undici gives lower-case names, a name's values in an
+  // array.
+  const raw = data.headers;
+  const connection = raw["connection"];
+  const named = connection === undefined ? undefined : connectionNames(connection);
   const headers = new Headers();
-  for (const [name, value] of Object.entries(data.headers)) {
-    if (value === undefined) continue;
-    if (Array.isArray(value)) { for (const v of value) headers.append(name, v); }
-    else headers.append(name, value);
+  for (const name in raw) {
+    const value = raw[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    if (typeof value === "string") headers.append(name, value);
+    else for (const v of value) headers.append(name, v);
   }
-  // They end at this hop; without them the core passes the answer on as it is.
-  stripHopByHop(headers);
   const status = data.statusCode;
   const noBody = method === "HEAD" || NULL_BODY.has(status);
   if (noBody) data.body.dump().catch(() => {});
   const statusText = (data as { statusText?: string }).statusText ?? "";
   // The body stays undici's stream until the core asks for a web stream (lazy_body.ts).
-  const make = (init: ResponseInit) =>
-    noBody ? new Response(null, init) : new NodeBodyResponse(init, data.body, (reason) => {
+  const make = (init: { status: number; statusText?: string; headers: Headers }) =>
+    noBody ? new Response(null, init) : nodeResponse(init, data.body, (reason) => {
       // The client left (or the core gave up on this answer): abort the upstream exchange.
       data.body.destroy(reason instanceof Error ? reason : undefined);
     });
@@ -128,6 +150,17 @@ function toResponse(data: Dispatcher.ResponseData, method: string): Response {
       });
     }
   }
+}
+
+/** The header names a `Connection` value lists (its values joined as `Headers` would). */
+function connectionNames(value: string | string[]): Set<string> {
+  const out = new Set<string>();
+  const joined = typeof value === "string" ? value : value.join(", ");
+  for (const n of joined.split(",")) {
+    const name = n.trim().toLowerCase();
+    if (name) out.add(name);
+  }
+  return out;
 }
 
 /** A connect timeout is a timeout; refused, reset, DNS, TLS, socket errors are unreachable. */

@@ -56,6 +56,23 @@ Deno.test("JSON: Content-Length sizes the copy; a wrong one does no harm", () =>
   }
 });
 
+Deno.test("JSON: a whole answer in one chunk is read where it lies, not copied", () => {
+  const bytes = enc.encode(OPENAI_CHAT_JSON);
+  const s = new JsonUsageScanner({ contentLength: bytes.length });
+  const chunk = bytes.slice();
+  s.scan(chunk);
+  assert.equal(s.bufferedBytes, 0, "nothing copied aside");
+  // The writer may reuse its buffer once the tap returned: the report is already made.
+  chunk.fill(0x20);
+  assert.deepEqual(s.end(), OPENAI_CHAT_JSON_EXPECTED);
+  // In two pieces it is collected, and read at the end.
+  const two = new JsonUsageScanner({ contentLength: bytes.length });
+  two.scan(bytes.subarray(0, 10));
+  two.scan(bytes.subarray(10));
+  assert.equal(two.bufferedBytes, bytes.length);
+  assert.deepEqual(two.end(), OPENAI_CHAT_JSON_EXPECTED);
+});
+
 Deno.test("JSON: an answer over the bound reports nothing and holds nothing", () => {
   const bytes = enc.encode(OPENAI_CHAT_JSON);
   const none = { events: 0, found: false, oversize: true };

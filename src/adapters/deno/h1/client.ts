@@ -358,6 +358,7 @@ function bodyStream(
               return;
             }
           }
+          conn.sizeForWait();
           if (!(await conn.fill())) {
             if (head.framing === "close") {
               controller.close();

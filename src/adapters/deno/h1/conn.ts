@@ -11,6 +11,12 @@ import { MAX_HEAD_BYTES } from "./head.ts";
 
 /** Read buffer size; a response head may grow it up to MAX_HEAD_BYTES. */
 const BUFFER_BYTES = 16 * 1024;
+/**
+ * Read buffer of a streamed body waiting for its next piece (an event stream's next
+ * event): an idle open stream then holds 4 KiB, not 16 (about 10 KiB of RSS per idle
+ * stream, bench/PROFILE.md).
+ */
+const WAIT_BUFFER_BYTES = 4 * 1024;
 
 /** A connection and the unread bytes `buf[start, end)`. */
 export class H1Conn {
@@ -25,6 +31,7 @@ export class H1Conn {
   /** When the pool may keep it until (gateway clock ms); set while idle. */
   idleUntil = 0;
   #pending: Promise<number | null> | undefined;
+  #lastReadFilled = false;
   #idleGen = 0;
   #closed = false;
 
@@ -55,7 +62,20 @@ export class H1Conn {
     }
     if (n === null) return false;
     this.end += n;
+    this.#lastReadFilled = this.end === this.buf.length;
     return true;
+  }
+
+  /**
+   * Before a read that may wait long (the next piece of a streamed body, nothing
+   * unread): a small buffer, unless the last read filled its buffer (a large body
+   * coming fast keeps the large one).
+   */
+  sizeForWait(): void {
+    if (this.start !== this.end || this.#pending !== undefined) return;
+    const want = this.#lastReadFilled ? BUFFER_BYTES : WAIT_BUFFER_BYTES;
+    if (this.buf.length !== want) this.buf = new Uint8Array(want);
+    this.start = this.end = 0;
   }
 
   #makeRoom(): void {
@@ -81,7 +101,7 @@ export class H1Conn {
    * it ends (closed, reset, unexpected bytes) before the connection is used again.
    */
   park(onLost: (c: H1Conn) => void): void {
-    if (this.buf.length > BUFFER_BYTES) this.buf = new Uint8Array(BUFFER_BYTES);
+    if (this.buf.length !== BUFFER_BYTES) this.buf = new Uint8Array(BUFFER_BYTES);
     this.start = this.end = 0;
     const gen = ++this.#idleGen;
     const pending = this.conn.read(this.buf);
