@@ -379,10 +379,15 @@ class Tries {
     const out = clientResponseHeaders(res.headers);
     const withBody = hasBody(res);
     // Usage is read from successful answers to POSTs, as they pass (docs/behaviour.md#token-usage).
+    const length = res.headers.get("content-length");
     const usage = gw.usageAccounting && withBody && this.#request.method === "POST" &&
         status < 300
-      ? createUsageScanner(res.headers, { now: () => gw.clock.now() })
+      ? createUsageScanner(res.headers, { now: () => gw.clock.now(), contentLength: length })
       : undefined;
+    // A body the transport read whole is read for usage now: no tap is needed to see it.
+    const whole = bodyBytesOf(res);
+    const known = usage === undefined ? undefined : whole;
+    if (known !== undefined) usage!.scan(known);
     const onEnd = (how: BodyEnd, bytes: number) => {
       let end: AttemptEnd = verdict;
       let error: "client_gone" | "upstream_body_cut" | "upstream_timeout" | undefined;
@@ -410,10 +415,12 @@ class Tries {
       ex.conn.waitUntil?.(ended);
       ex.finish(status, bytes, error);
     };
-    const length = res.headers.get("content-length");
     // A body of unknown length whose producer taps it (the Deno HTTP/1.1 client's) is
     // as cheap to tap as one of declared length.
-    const taps = takesTaps(this.#request, length !== null || tappableBodyOf(res) !== undefined);
+    const taps = takesTaps(
+      this.#request,
+      length !== null || whole !== undefined || tappableBodyOf(res) !== undefined,
+    );
     if (
       ex.conn.completed && withBody &&
       (taps || (length !== null && usage === undefined))
@@ -434,7 +441,7 @@ class Tries {
       // Nothing to change in the headers: the runtime serves the upstream response itself
       // (on Deno without even creating a stream object for its body).
       const response = out === res.headers ? res : withHeaders(res, out);
-      if (usage !== undefined) {
+      if (usage !== undefined && known === undefined) {
         setBodyTap(response, (chunk) => {
           tapped += chunk.byteLength;
           usage.scan(chunk);
@@ -448,7 +455,9 @@ class Tries {
       onEnd("complete", 0);
       return new Response(null, { status, statusText: res.statusText, headers: out });
     }
-    const onChunk = usage === undefined ? undefined : (chunk: Uint8Array) => usage.scan(chunk);
+    const onChunk = usage === undefined || known !== undefined
+      ? undefined
+      : (chunk: Uint8Array) => usage.scan(chunk);
     return new Response(observeBody(res.body!, onEnd, onChunk), {
       status,
       statusText: res.statusText,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { replyGateway } from "./_test_helpers.ts";
+import { markBodyBytes } from "./native_body.ts";
 
 const gateway = replyGateway;
 
@@ -97,4 +98,30 @@ Deno.test("an answer the client left before reading is not counted as missing us
   await new Promise((r) => setTimeout(r, 10));
   assert.equal(lines.find((l) => l.msg === "access")?.error, "client_gone");
   assert.doesNotMatch(gw.metrics.encode(), /^llmproxy_usage_missing_total\{/m);
+});
+
+Deno.test("an answer the transport read whole (its bytes marked) is counted once, bytes unchanged", async () => {
+  const json = JSON.stringify({
+    model: "gpt-4o-2024",
+    choices: [],
+    usage: { prompt_tokens: 5, completion_tokens: 9 },
+  });
+  for (
+    const [body, type] of [[SSE.join(""), "text/event-stream"], [json, "application/json"]] as const
+  ) {
+    const bytes = new TextEncoder().encode(body);
+    const { gw } = gateway(() => {
+      const r = new Response(bytes, {
+        headers: { "content-type": type, "content-length": String(bytes.length) },
+      });
+      markBodyBytes(r, bytes);
+      return r;
+    });
+    const res = await gw.handle("f", post({ model: "gpt-4o" }), { remoteAddr: "1.2.3.4" });
+    assert.equal(await res.text(), body);
+    const text = gw.metrics.encode();
+    const input = text.match(/llmproxy_tokens_total\{[^}]*type="input"\} (\d+)/)?.[1];
+    assert.equal(input, type === "application/json" ? "5" : "11", type);
+    assert.match(text, /llmproxy_upstream_requests_total\{group="g",upstream="u"\} 1/);
+  }
 });

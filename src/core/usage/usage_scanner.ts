@@ -29,6 +29,8 @@ export interface UsageScannerOptions {
   now: () => number;
   /** Bound on one SSE line and on a JSON answer, in bytes; default 1 MiB. */
   maxBytes?: number;
+  /** The answer's `Content-Length` header when the caller has read it already. */
+  contentLength?: string | null;
 }
 
 /**
@@ -74,7 +76,9 @@ export function createUsageScanner(
     });
   }
   // Content-Length sizes the JSON copy once (and rules out an answer over the bound).
-  const declared = headers.get("content-length");
+  const declared = options.contentLength !== undefined
+    ? options.contentLength
+    : headers.get("content-length");
   const length = declared !== null && /^\d+$/.test(declared.trim())
     ? Number(declared.trim())
     : undefined;
