@@ -173,6 +173,15 @@ function pipeNative(
   // An error after the end of this write (a destroy below emits one) must not go
   // unheard: Node ends the process on an "error" nobody listens to.
   src.on("error", () => {});
+  // The whole body is already here (a small answer that came with its head: undici
+  // buffers what arrives before anyone reads): one write, no listeners. All of a
+  // declared length cannot be cut any more.
+  const whole = wholeBody(response, src);
+  if (whole !== undefined) {
+    res.end(whole);
+    tap?.(whole);
+    return Promise.resolve();
+  }
   return new Promise<void>((resolve) => {
     let over = false;
     let wrote = false;
@@ -225,6 +234,41 @@ function pipeNative(
     });
     src.resume();
   });
+}
+
+/**
+ * All of `src`'s body, taken from its buffer, when every byte of the declared
+ * `Content-Length` is already there and nothing read it yet (the chunks joined when
+ * there are several); otherwise undefined and `src` untouched.
+ */
+function wholeBody(response: Response, src: Readable): Uint8Array | undefined {
+  const length = response.headers.get("content-length");
+  if (length === null || src.readableFlowing !== null || src.destroyed) return undefined;
+  const size = Number(length);
+  if (!(size > 0) || src.readableLength !== size) return undefined;
+  // Node's read() gives all that is buffered at once; others (Deno's) a chunk at a time.
+  const first = src.read() as Uint8Array | null;
+  if (first === null || first.byteLength === size) return first ?? undefined;
+  const parts = [first];
+  let got = first.byteLength;
+  while (got < size) {
+    const next = src.read() as Uint8Array | null;
+    if (next === null) break;
+    parts.push(next);
+    got += next.byteLength;
+  }
+  if (got !== size) {
+    // Never seen (the buffer held `size` bytes): give them back, the pipe sends them.
+    for (let i = parts.length - 1; i >= 0; i--) src.unshift(parts[i]!);
+    return undefined;
+  }
+  const whole = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    whole.set(p, at);
+    at += p.byteLength;
+  }
+  return whole;
 }
 
 /** True when `p` settles before the event loop's next turn. */

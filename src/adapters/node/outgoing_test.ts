@@ -54,3 +54,39 @@ Deno.test("the writer taps every chunk it writes, in order, and nothing else", a
     }
   }
 });
+
+Deno.test("an untouched Node body: whole when buffered, piped when not, tapped either way", async () => {
+  const { Readable } = await import("node:stream");
+  const { nodeResponse } = await import("./lazy_body.ts");
+  const body = '{"usage":{"prompt_tokens":1},"x":"' + "y".repeat(3000) + '"}';
+  for (const buffered of [true, false]) {
+    const seen: string[] = [];
+    const { url, server } = await serve(() => {
+      const src = new Readable({ read() {} });
+      const headers = new Headers({ "content-length": String(enc.encode(body).byteLength) });
+      if (buffered) {
+        // As undici holds an answer that came with its head: in pieces, ended.
+        src.push(enc.encode(body.slice(0, 100)));
+        src.push(enc.encode(body.slice(100)));
+        src.push(null);
+      } else {
+        src.push(enc.encode(body.slice(0, 100)));
+        setTimeout(() => {
+          src.push(enc.encode(body.slice(100)));
+          src.push(null);
+        }, 20);
+      }
+      const res = nodeResponse({ status: 200, headers }, src, () => {});
+      setBodyTap(res, (c) => void seen.push(dec.decode(c)));
+      return res;
+    });
+    try {
+      const r = await fetch(url);
+      assert.equal(await r.text(), body);
+      assert.equal(seen.join(""), body, "every byte tapped");
+      assert.equal(seen.length, buffered ? 1 : 2, buffered ? "one write" : "chunk by chunk");
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  }
+});
