@@ -7,7 +7,7 @@
 
 import type { BreakerState } from "../breaker/types.ts";
 import { Counter, type CounterChild } from "./counter.ts";
-import { Gauge } from "./gauge.ts";
+import { Gauge, type GaugeChild } from "./gauge.ts";
 import { Histogram, type HistogramChild } from "./histogram.ts";
 import { Registry } from "./registry.ts";
 
@@ -156,6 +156,52 @@ export class UsageSeries {
 }
 
 const TOKEN_TYPES = ["input", "output", "cached_input", "reasoning"] as const;
+
+/**
+ * The per-attempt series of one group member (see {@linkcode ProxyMetrics.memberSeries}),
+ * each resolved on first use and kept.
+ */
+export class MemberSeries {
+  readonly #m: ProxyMetrics;
+  readonly #labels: readonly [string, string];
+  #requests: CounterChild | undefined;
+  #retries: CounterChild | undefined;
+  #ttfb: HistogramChild | undefined;
+  #duration: HistogramChild | undefined;
+  #inFlight: GaugeChild | undefined;
+
+  constructor(m: ProxyMetrics, group: string, upstream: string) {
+    this.#m = m;
+    this.#labels = [group, upstream];
+  }
+
+  /** `llmproxy_upstream_requests_total`. */
+  get requests(): CounterChild {
+    return this.#requests ??= this.#m.upstreamRequests.labels(...this.#labels);
+  }
+  /** `llmproxy_upstream_retries_total`. */
+  get retries(): CounterChild {
+    return this.#retries ??= this.#m.upstreamRetries.labels(...this.#labels);
+  }
+  /** `llmproxy_upstream_ttfb_seconds`. */
+  get ttfb(): HistogramChild {
+    return this.#ttfb ??= this.#m.upstreamTtfb.labels(...this.#labels);
+  }
+  /** `llmproxy_upstream_duration_seconds`. */
+  get duration(): HistogramChild {
+    return this.#duration ??= this.#m.upstreamDuration.labels(...this.#labels);
+  }
+  /** `llmproxy_upstream_in_flight`. */
+  get inFlight(): GaugeChild {
+    return this.#inFlight ??= this.#m.upstreamInFlight.labels(...this.#labels);
+  }
+}
+
+/** The series of one forward, method and route (see {@linkcode ProxyMetrics.routeSeries}). */
+export interface RouteSeries {
+  readonly requests: CounterChild;
+  readonly duration: HistogramChild;
+}
 
 export class ProxyMetrics {
   /** The registry holding the metrics below; adapters may register more in it. */
@@ -400,6 +446,38 @@ export class ProxyMetrics {
 
   readonly #usageSeries = new Map<string, UsageSeries>();
 
+  /** The per-attempt series of a group member, resolved once and kept. */
+  memberSeries(group: string, upstream: string): MemberSeries {
+    const key = `${group}\u0000${upstream}`;
+    let series = this.#memberSeries.get(key);
+    if (series === undefined) {
+      series = new MemberSeries(this, group, upstream);
+      this.#memberSeries.set(key, series);
+    }
+    return series;
+  }
+
+  readonly #memberSeries = new Map<string, MemberSeries>();
+
+  /**
+   * The request series of a forward, method label and route, resolved once and kept;
+   * bounded by the routes of the configuration times the method labels.
+   */
+  routeSeries(forward: string, method: string, route: string): RouteSeries {
+    const key = `${forward}\u0000${method}\u0000${route}`;
+    let series = this.#routeSeries.get(key);
+    if (series === undefined) {
+      series = {
+        requests: this.httpRequests.labels(forward, method, route),
+        duration: this.httpRequestDuration.labels(forward, method, route),
+      };
+      this.#routeSeries.set(key, series);
+    }
+    return series;
+  }
+
+  readonly #routeSeries = new Map<string, RouteSeries>();
+
   /**
    * Drops the gauge series of a member that left its group (or a group that is gone),
    * so a stale in-flight count or breaker state is not exported forever. Counters and
@@ -407,6 +485,8 @@ export class ProxyMetrics {
    * meaningful. Children that running requests still hold keep working, unexported.
    */
   forgetUpstream(group: string, upstream: string): void {
+    // Its cached series hold the removed gauge child: a member added back starts afresh.
+    this.#memberSeries.delete(`${group}\u0000${upstream}`);
     this.upstreamInFlight.remove(group, upstream);
     this.breakerState.remove(group, upstream);
   }

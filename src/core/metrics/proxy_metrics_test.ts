@@ -165,3 +165,26 @@ Deno.test("CONTENT_TYPE names the 0.0.4 text format", () => {
   assert.equal(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
   assert.deepEqual(BREAKER_STATE_VALUE, { closed: 0, open: 1, half_open: 2 });
 });
+
+Deno.test("cached member series: the same children; a forgotten member's gauge starts afresh", () => {
+  const m = new ProxyMetrics();
+  const a = m.memberSeries("g", "u");
+  assert.equal(m.memberSeries("g", "u"), a);
+  a.requests.inc();
+  a.inFlight.inc();
+  assert.match(m.encode(), /^llmproxy_upstream_requests_total\{group="g",upstream="u"\} 1$/m);
+  // Series not used yet are not exported (no retries line at 0).
+  assert.doesNotMatch(m.encode(), /^llmproxy_upstream_retries_total\{/m);
+  m.forgetUpstream("g", "u");
+  const b = m.memberSeries("g", "u");
+  assert.notEqual(b, a);
+  b.inFlight.inc();
+  assert.match(m.encode(), /^llmproxy_upstream_in_flight\{group="g",upstream="u"\} 1$/m);
+  const r = m.routeSeries("f", "POST", "/v1/*");
+  assert.equal(m.routeSeries("f", "POST", "/v1/*"), r);
+  r.requests.inc();
+  assert.match(
+    m.encode(),
+    /^llmproxy_http_requests_total\{forward="f",method="POST",path="\/v1\/\*"\} 1$/m,
+  );
+});

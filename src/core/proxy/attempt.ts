@@ -2,6 +2,7 @@ import type { AttemptOutcome, Selection } from "../state/types.ts";
 import type { Deadline } from "../deadlines.ts";
 import type { Exchange } from "./exchange.ts";
 import type { GroupRuntime } from "./snapshot.ts";
+import type { MemberSeries } from "../metrics/proxy_metrics.ts";
 
 /** How an attempt's exchange with its upstream ended. */
 export type AttemptEnd =
@@ -36,13 +37,23 @@ export class Attempt {
   /** The answer asked to pause the member (429/503 with Retry-After). */
   unavailableForMs: number | undefined;
 
-  constructor(ex: Exchange, group: GroupRuntime, sel: Selection, deadlineMs: number) {
+  /** The member's metric series. */
+  readonly series: MemberSeries;
+
+  constructor(
+    ex: Exchange,
+    group: GroupRuntime,
+    sel: Selection,
+    deadlineMs: number,
+    series: MemberSeries,
+  ) {
     this.#ex = ex;
     this.#group = group;
     this.#sel = sel;
+    this.series = series;
     const gw = ex.gw;
     this.#t0 = gw.clock.now();
-    this.#inFlight = gw.metrics.upstreamInFlight.labels(group.config.name, sel.upstream);
+    this.#inFlight = series.inFlight;
     this.#inFlight.inc();
     const client = ex.signal;
     this.#onClientAbort = () => this.#ac.abort(client.reason);
@@ -77,14 +88,11 @@ export class Attempt {
     if (this.#ended) return;
     this.#ended = true;
     const gw = this.#ex.gw;
-    const gname = this.#group.config.name;
     if (this.#deadline !== undefined) gw.deadlines.cancel(this.#deadline);
     this.#ex.signal.removeEventListener("abort", this.#onClientAbort);
     gw.running.delete(this.#ac);
     this.#inFlight.dec();
-    gw.metrics.upstreamDuration.labels(gname, this.#sel.upstream).observe(
-      (gw.clock.now() - this.#t0) / 1000,
-    );
+    this.series.duration.observe((gw.clock.now() - this.#t0) / 1000);
     const outcome: AttemptOutcome = how === "cancelled" ? { kind: "cancelled" } : {
       kind: how === "complete" ? "success" : "failure",
       ...(this.latencyMs !== undefined ? { latencyMs: this.latencyMs } : {}),

@@ -68,8 +68,9 @@ export class Exchange {
     const m = gw.metrics;
     const forward = this.fwd.config.name;
     const method = methodLabel(this.method);
-    m.httpRequests.labels(forward, method, this.route).inc();
-    m.httpRequestDuration.labels(forward, method, this.route).observe((now - this.start) / 1000);
+    const series = m.routeSeries(forward, method, this.route);
+    series.requests.inc();
+    series.duration.observe((now - this.start) / 1000);
     if (error !== undefined && error !== "client_gone" && error !== "upstream_body_cut") {
       m.httpRequestErrors.labels(forward, error, String(status)).inc();
     } else if (status >= 400) {

@@ -244,12 +244,13 @@ class Tries {
     this.#tried.add(sel.upstream);
     ex.attempts = n;
     ex.upstream = sel.upstream;
-    const m = ex.gw.metrics;
-    m.upstreamRequests.labels(gname, sel.upstream).inc();
-    if (n > 1) m.upstreamRetries.labels(gname, sel.upstream).inc();
+    const series = ex.gw.metrics.memberSeries(gname, sel.upstream);
+    series.requests.inc();
+    if (n > 1) series.retries.inc();
 
     const http = group.config.http_client;
-    const attempt = new Attempt(ex, group, sel, http.stream ? 0 : http.timeout.request * 1000);
+    const deadlineMs = http.stream ? 0 : http.timeout.request * 1000;
+    const attempt = new Attempt(ex, group, sel, deadlineMs, series);
     // Until the answer's body is handed to the client, this try owns the attempt.
     let end: AttemptEnd | undefined = "cancelled";
     try {
@@ -330,7 +331,7 @@ class Tries {
     ex.upstreamAnswered = true;
     attempt.latencyMs = now - attempt.startedAt;
     ex.ttfbMs = now - ex.start;
-    gw.metrics.upstreamTtfb.labels(gname, upstream).observe(attempt.latencyMs / 1000);
+    attempt.series.ttfb.observe(attempt.latencyMs / 1000);
     const status = res.status;
     const retryAfter = RETRIABLE.has(status)
       ? parseRetryAfter(res.headers.get("retry-after"), Date.now())
