@@ -1,6 +1,7 @@
 import { Agent, type Dispatcher, ProxyAgent, request } from "undici";
 import type { GroupConfig } from "../../core/config/types.ts";
 import type { Logger } from "../../core/log/logger.ts";
+import { HOP_BY_HOP } from "../../core/proxy/headers.ts";
 import {
   type Transport,
   TransportError,
@@ -39,19 +40,6 @@ const REFUSED = new Set([
   "expect",
   "host",
   "content-length",
-]);
-
-/** Hop-by-hop response headers (RFC 9110 §7.6.1), as `stripHopByHop` removes them. */
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-authorization",
-  "proxy-authenticate",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
 ]);
 
 /** Statuses whose responses have no body (the `Response` constructor refuses one). */

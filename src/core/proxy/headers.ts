@@ -1,7 +1,8 @@
 import type { AuthConfig, HeaderOpConfig } from "../config/types.ts";
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones proxies must never forward. */
-const HOP_BY_HOP = new Set([
+/** Hop-by-hop headers (RFC 9110 §7.6.1): for one connection, never passed on. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   "connection",
   "keep-alive",
   "proxy-authorization",

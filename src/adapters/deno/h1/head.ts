@@ -7,6 +7,8 @@
  * @module
  */
 
+import { HOP_BY_HOP } from "../../../core/proxy/headers.ts";
+
 /** An upstream answer that does not follow HTTP/1.1. */
 export class ProtocolError extends Error {
   constructor(message: string) {
@@ -93,19 +95,6 @@ export interface ResponseHead {
   /** The upstream's `Keep-Alive: timeout=` in milliseconds, if it sent one. */
   readonly keepAliveMs: number | undefined;
 }
-
-/** Hop-by-hop response headers (plus those named in `Connection`) are not passed on. */
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-]);
 
 /**
  * Parses the head in `buf[start, end)` (without its final CRLF CRLF). `method` and the
