@@ -290,7 +290,7 @@ class Tries {
     );
     if (gw.usageAccounting && this.#request.method === "POST" && ex.requestBody?.isJson) {
       // Usage is read from the answer's bytes (docs/behaviour.md#token-usage), which compression hides:
-      // ask for them as they are, as the Deno transport does for every request. SDK
+      // ask for them as they are, as the Deno transport does for what it sends by `fetch`. SDK
       // clients send `Accept-Encoding: gzip` and providers compress for them.
       setHeader(headers, "accept-encoding", "identity");
     }
