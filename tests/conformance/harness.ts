@@ -28,6 +28,8 @@ const CHAT_DEADLINE_MS = 30_000;
 export interface DaemonCommand {
   readonly name: string;
   readonly argv: readonly string[];
+  /** Environment every daemon of this command gets (before a test's own). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -45,6 +47,16 @@ export const DENO_DAEMON: DaemonCommand = {
     `--config=${ROOT}deno.json`,
     `${ROOT}src/adapters/deno/main.ts`,
   ],
+};
+
+/**
+ * The Deno daemon with every upstream request sent through `fetch` (what `https:`
+ * upstreams and outbound proxies use), so that path is tested against local `http:` mocks.
+ */
+export const DENO_FETCH_DAEMON: DaemonCommand = {
+  ...DENO_DAEMON,
+  name: "deno-fetch",
+  env: { LLMPROXY_DENO_HTTP1: "off" },
 };
 
 /** A free TCP port on 127.0.0.1 (bound and released). */
@@ -114,7 +126,7 @@ export class Daemon {
       stdout: "piped",
       stderr: "piped",
       stdin: "null",
-      env: { NO_COLOR: "1", ...env },
+      env: { NO_COLOR: "1", ...cmd.env, ...env },
     }).spawn();
     this.#pumps = [pump(this.child.stdout, this.lines), pump(this.child.stderr, this.errLines)];
     this.status = this.child.status;
