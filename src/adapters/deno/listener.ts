@@ -2,7 +2,7 @@ import { internalErrorResponse, logUnhandled } from "../../core/proxy/errors.ts"
 import type { Listener, ServeOptions } from "../../daemon/runtime.ts";
 import { connectionBudget } from "../../daemon/connection_budget.ts";
 import { bodyTapOf, offerTaps } from "../../core/proxy/body_tap.ts";
-import { bodyBytesOf, copyBodyMarks, hasBody } from "../../core/proxy/native_body.ts";
+import { hasBody, withInit } from "../../core/proxy/native_body.ts";
 import { tappedResponse } from "./tapped_body.ts";
 
 /**
@@ -321,12 +321,7 @@ function untransformed(request: Request, response: Response): Response {
     "cache-control",
     cc === null || cc.trim() === "" ? "no-transform" : `${cc}, no-transform`,
   );
-  const out = new Response(bodyBytesOf(response) ?? response.body, {
-    status: response.status,
-    headers,
-  });
-  copyBodyMarks(response, out);
-  return out;
+  return withInit(response, { status: response.status, headers });
 }
 
 /** Linux's per-process limits, when readable. */

@@ -7,7 +7,7 @@ import {
   type UpstreamRequest,
 } from "../../core/proxy/transport.ts";
 import { H1Client, parseTarget } from "./h1/client.ts";
-import { H1Pool } from "./h1/pool.ts";
+import { connectWithin, H1Pool } from "./h1/pool.ts";
 
 /**
  * The outbound side on Deno, one per group. `http:` upstreams without an outbound
@@ -56,7 +56,6 @@ class DenoTransport implements Transport {
   #watch: ReturnType<typeof setInterval> | undefined;
   readonly #connectMs: number;
   readonly #proxy: URL | undefined;
-  readonly #h1Pool: H1Pool | undefined;
   readonly #h1: H1Client | undefined;
 
   constructor(group: GroupConfig, logger: Logger, http1: boolean) {
@@ -64,12 +63,13 @@ class DenoTransport implements Transport {
     this.#connectMs = http.timeout.connect * 1000;
     this.#proxy = http.proxy ? new URL(http.proxy.url) : undefined;
     if (http1 && this.#proxy === undefined) {
-      this.#h1Pool = new H1Pool({
-        idleMs: http.timeout.idle * 1000,
-        connectMs: this.#connectMs,
-        keepAlive: http.keepalive > 0,
-      });
-      this.#h1 = new H1Client(this.#h1Pool);
+      this.#h1 = new H1Client(
+        new H1Pool({
+          idleMs: http.timeout.idle * 1000,
+          connectMs: this.#connectMs,
+          keepAlive: http.keepalive > 0,
+        }),
+      );
     }
     const options: Deno.CreateHttpClientOptions = { poolIdleTimeout: http.timeout.idle * 1000 };
     if (this.#proxy) {
@@ -145,7 +145,7 @@ class DenoTransport implements Transport {
   }
 
   close(): void {
-    this.#h1Pool?.close();
+    this.#h1?.close();
     if (this.#watch !== undefined) clearInterval(this.#watch);
     this.#client.close();
   }
@@ -154,22 +154,10 @@ class DenoTransport implements Transport {
 async function probe(url: URL, timeoutMs: number): Promise<boolean> {
   const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
   const hostname = url.hostname.replace(/^\[|\]$/g, "");
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const connecting = Deno.connect({ hostname, port });
   try {
-    const conn = await Promise.race([
-      connecting,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error("probe timed out")), timeoutMs);
-      }),
-    ]);
-    conn.close();
+    (await connectWithin(hostname, port, timeoutMs, url.host)).close();
     return true;
   } catch {
-    // The timer won: a connect that completes later must not keep its socket.
-    connecting.then((c) => c.close(), () => {});
     return false;
-  } finally {
-    clearTimeout(timer);
   }
 }

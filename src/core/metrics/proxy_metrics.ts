@@ -157,6 +157,16 @@ export class UsageSeries {
 
 const TOKEN_TYPES = ["input", "output", "cached_input", "reasoning"] as const;
 
+/** `map`'s value for `key`, made by `make` and kept on first use. */
+function kept<T>(map: Map<string, T>, key: string, make: () => T): T {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
+}
+
 /**
  * The per-attempt series of one group member (see {@linkcode ProxyMetrics.memberSeries}),
  * each resolved on first use and kept.
@@ -435,26 +445,22 @@ export class ProxyMetrics {
    * bounded by the members times the model label bound.
    */
   usageSeries(group: string, upstream: string, model: string): UsageSeries {
-    const key = `${group}\u0000${upstream}\u0000${model}`;
-    let series = this.#usageSeries.get(key);
-    if (series === undefined) {
-      series = new UsageSeries(this, group, upstream, model);
-      this.#usageSeries.set(key, series);
-    }
-    return series;
+    return kept(
+      this.#usageSeries,
+      `${group}\u0000${upstream}\u0000${model}`,
+      () => new UsageSeries(this, group, upstream, model),
+    );
   }
 
   readonly #usageSeries = new Map<string, UsageSeries>();
 
   /** The per-attempt series of a group member, resolved once and kept. */
   memberSeries(group: string, upstream: string): MemberSeries {
-    const key = `${group}\u0000${upstream}`;
-    let series = this.#memberSeries.get(key);
-    if (series === undefined) {
-      series = new MemberSeries(this, group, upstream);
-      this.#memberSeries.set(key, series);
-    }
-    return series;
+    return kept(
+      this.#memberSeries,
+      `${group}\u0000${upstream}`,
+      () => new MemberSeries(this, group, upstream),
+    );
   }
 
   readonly #memberSeries = new Map<string, MemberSeries>();
@@ -464,16 +470,10 @@ export class ProxyMetrics {
    * bounded by the routes of the configuration times the method labels.
    */
   routeSeries(forward: string, method: string, route: string): RouteSeries {
-    const key = `${forward}\u0000${method}\u0000${route}`;
-    let series = this.#routeSeries.get(key);
-    if (series === undefined) {
-      series = {
-        requests: this.httpRequests.labels(forward, method, route),
-        duration: this.httpRequestDuration.labels(forward, method, route),
-      };
-      this.#routeSeries.set(key, series);
-    }
-    return series;
+    return kept(this.#routeSeries, `${forward}\u0000${method}\u0000${route}`, () => ({
+      requests: this.httpRequests.labels(forward, method, route),
+      duration: this.httpRequestDuration.labels(forward, method, route),
+    }));
   }
 
   readonly #routeSeries = new Map<string, RouteSeries>();

@@ -74,12 +74,17 @@ export function tappableBodyOf(response: Response): ((tap: BodyTap) => void) | u
   return (response as WithProducer)[PRODUCER];
 }
 
-/** Copies the marks of `from` to `to`, a response built around the same body. */
-export function copyBodyMarks(from: Response, to: Response): void {
-  const bytes = (from as WithBytes)[BYTES];
-  if (bytes !== undefined) (to as WithBytes)[BYTES] = bytes;
-  const producer = (from as WithProducer)[PRODUCER];
-  if (producer !== undefined) (to as WithProducer)[PRODUCER] = producer;
-  const has = (from as Marked)[HAS_BODY];
-  if (has !== undefined) (to as Marked)[HAS_BODY] = has;
+/**
+ * `response` with other headers (and status text), around the same body: bytes a
+ * transport read whole stay bytes, and the marks above carry over.
+ */
+export function withInit(response: Response, init: ResponseInit): Response {
+  const bytes = (response as WithBytes)[BYTES];
+  const out = new Response(bytes ?? response.body, init);
+  if (bytes !== undefined) (out as WithBytes)[BYTES] = bytes;
+  const producer = (response as WithProducer)[PRODUCER];
+  if (producer !== undefined) (out as WithProducer)[PRODUCER] = producer;
+  const has = (response as Marked)[HAS_BODY];
+  if (has !== undefined) (out as Marked)[HAS_BODY] = has;
+  return out;
 }

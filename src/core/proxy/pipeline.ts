@@ -14,7 +14,7 @@ import {
 } from "./headers.ts";
 import { keepSmall, type KeptResponse } from "./kept_response.ts";
 import { setBodyTap, takesTaps } from "./body_tap.ts";
-import { bodyBytesOf, copyBodyMarks, hasBody, tappableBodyOf } from "./native_body.ts";
+import { bodyBytesOf, hasBody, tappableBodyOf, withInit } from "./native_body.ts";
 import { type BodyEnd, observeBody } from "./observed_body.ts";
 import { checkRequest, requestTarget } from "./request_checks.ts";
 import type { ForwardRuntime, GroupRuntime, Snapshot, UpstreamRuntime } from "./snapshot.ts";
@@ -441,7 +441,9 @@ class Tries {
       );
       // Nothing to change in the headers: the runtime serves the upstream response itself
       // (on Deno without even creating a stream object for its body).
-      const response = out === res.headers ? res : withHeaders(res, out);
+      const response = out === res.headers
+        ? res
+        : withInit(res, { status, statusText: res.statusText, headers: out });
       if (usage !== undefined && known === undefined) {
         setBodyTap(response, (chunk) => {
           tapped += chunk.byteLength;
@@ -486,17 +488,6 @@ class Tries {
     }
     return ex.fail("upstream_unreachable", `upstream in group "${gname}" is unreachable`);
   }
-}
-
-/** `res` with other headers, keeping a body the transport read whole (native_body.ts). */
-function withHeaders(res: Response, headers: Headers): Response {
-  const out = new Response(bodyBytesOf(res) ?? res.body, {
-    status: res.status,
-    statusText: res.statusText,
-    headers,
-  });
-  copyBodyMarks(res, out);
-  return out;
 }
 
 function answer(response: Response): Step {

@@ -18,9 +18,13 @@ export function recordUsage(
   const m = gw.metrics;
   const ttftMs = report.firstEventAt !== undefined ? report.firstEventAt - ex.start : undefined;
   const model = report.model ?? ex.requestModel();
-  const series = m.usageSeries(group, upstream, gw.modelLabels.label(model));
+  const label = gw.modelLabels.label(model);
+  // Resolved only when something is recorded under it.
+  const series = ttftMs !== undefined || report.found
+    ? m.usageSeries(group, upstream, label)
+    : undefined;
   // Time to first token is known from the stream itself, usage or not.
-  if (ttftMs !== undefined) series.timeToFirstToken.observe(ttftMs / 1000);
+  if (ttftMs !== undefined) series!.timeToFirstToken.observe(ttftMs / 1000);
   if (!report.found) {
     if (
       route.complete && status >= 200 && status < 300 && ex.method === "POST" &&
@@ -37,15 +41,15 @@ export function recordUsage(
     if (report.output) m.clientTokens.labels(client, "output").inc(report.output);
   }
   const { input, output, cachedInput, reasoning } = report;
-  if (input !== undefined && input > 0) series.count(0, input);
-  if (output !== undefined && output > 0) series.count(1, output);
-  if (cachedInput !== undefined && cachedInput > 0) series.count(2, cachedInput);
-  if (reasoning !== undefined && reasoning > 0) series.count(3, reasoning);
+  if (input !== undefined && input > 0) series!.count(0, input);
+  if (output !== undefined && output > 0) series!.count(1, output);
+  if (cachedInput !== undefined && cachedInput > 0) series!.count(2, cachedInput);
+  if (reasoning !== undefined && reasoning > 0) series!.count(3, reasoning);
   if (ttftMs !== undefined) {
     const out = report.output;
     if (out !== undefined && out >= 2 && report.lastEventAt !== undefined) {
       const per = (report.lastEventAt - report.firstEventAt!) / (out - 1);
-      series.timePerOutputToken.observe(per / 1000);
+      series!.timePerOutputToken.observe(per / 1000);
     }
   }
   const logged: NonNullable<Exchange["usage"]> = {};

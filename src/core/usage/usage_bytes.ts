@@ -9,7 +9,17 @@
  * @module
  */
 
-import { BACKSLASH, CLOSE_BRACE, COLON, COMMA, OPEN_BRACE, QUOTE, skipWs } from "./byte_scan.ts";
+import {
+  ascii,
+  BACKSLASH,
+  bytesAt,
+  CLOSE_BRACE,
+  COLON,
+  COMMA,
+  OPEN_BRACE,
+  QUOTE,
+  skipWs,
+} from "./byte_scan.ts";
 import type { TokenTally } from "./usage_shapes.ts";
 
 // What a top-level key of `usage` holds, by its index in TOP_KEYS.
@@ -33,9 +43,9 @@ const TOP_KEYS = [
   "input_tokens_details",
   "completion_tokens_details",
   "output_tokens_details",
-].map(bytesOf);
-const CACHED = [bytesOf("cached_tokens")];
-const REASONING = [bytesOf("reasoning_tokens")];
+].map((s) => ascii(s));
+const CACHED = [ascii("cached_tokens")];
+const REASONING = [ascii("reasoning_tokens")];
 
 /** A value that is not a count (null, a string, an object where a count belongs). */
 const NOT_COUNT = -1;
@@ -154,7 +164,7 @@ function countAt(a: Uint8Array, v: number, e: number): number {
     return settle(walkObject(a, v, e, [], (_k, w) => countAt(a, w, e) === UNSURE ? -1 : pos));
   }
   for (const word of LITERALS) {
-    if (matchAt(a, v, e, word)) return settle(v + word.length);
+    if (v + word.length <= e && bytesAt(a, v, word)) return settle(v + word.length);
   }
   return UNSURE;
 }
@@ -165,7 +175,7 @@ function settle(end: number): number {
   return end === -1 ? UNSURE : NOT_COUNT;
 }
 
-const LITERALS = ["null", "true", "false"].map(bytesOf);
+const LITERALS = ["null", "true", "false"].map((s) => ascii(s));
 
 /** End of the string at `i` when it has no escape or control byte, else -1. */
 function plainStringEnd(a: Uint8Array, i: number, e: number): number {
@@ -182,20 +192,9 @@ function nameIndex(a: Uint8Array, s: number, k: number, names: Uint8Array[]): nu
   const len = k - s;
   for (let n = 0; n < names.length; n++) {
     const name = names[n]!;
-    if (name.length === len && matchAt(a, s, k, name)) return n;
+    if (name.length === len && bytesAt(a, s, name)) return n;
   }
   return -1;
-}
-
-/** Whether `a` holds `word` at `at`, before `e`. */
-function matchAt(a: Uint8Array, at: number, e: number, word: Uint8Array): boolean {
-  if (at + word.length > e) return false;
-  for (let k = 0; k < word.length; k++) if (a[at + k] !== word[k]) return false;
-  return true;
-}
-
-function bytesOf(s: string): Uint8Array {
-  return Uint8Array.from(s, (ch) => ch.charCodeAt(0));
 }
 
 /**
@@ -206,17 +205,7 @@ function bytesOf(s: string): Uint8Array {
 export function asciiStringAt(a: Uint8Array, s: number, e: number): string | undefined {
   const len = e - s - 2;
   if (len < 0 || a[s] !== QUOTE || a[e - 1] !== QUOTE) return undefined;
-  const last = lastBytes;
-  if (last.length === len) {
-    let same = true;
-    for (let k = 0; k < len; k++) {
-      if (a[s + 1 + k] !== last[k]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return lastString;
-  }
+  if (lastBytes.length === len && bytesAt(a, s + 1, lastBytes)) return lastString;
   for (let k = s + 1; k < e - 1; k++) {
     const c = a[k]!;
     if (c === BACKSLASH || c < 0x20 || c >= 0x80) return undefined;

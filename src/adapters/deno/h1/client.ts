@@ -91,6 +91,11 @@ export class H1Client {
     this.#pool = pool;
   }
 
+  /** Closes the pool's idle connections; those in use close when their exchange ends. */
+  close(): void {
+    this.#pool.close();
+  }
+
   /**
    * Sends one request and resolves with the answer once its head is read. Rejects with
    * the signal's reason when it aborted, a `TransportError` for an upstream
@@ -131,7 +136,6 @@ export class H1Client {
     let handedOver = false;
     try {
       const { head, sentWhole } = await sendAndReadHead(conn, req.method, message, reused);
-      conn.uses++;
       // An answer that came before the request was all written (an early 413 or 401 to a
       // large upload) ends the connection: the rest of the request is still in the way.
       const keep = !head.close && sentWhole();
@@ -373,7 +377,7 @@ function bodyStream(
         }
       } catch (e) {
         finish(false);
-        controller.error(signal.aborted ? signal.reason : bodyFailure(e));
+        controller.error(failure(e, signal, "reading the upstream's body"));
       }
     },
     cancel() {
@@ -381,18 +385,6 @@ function bodyStream(
     },
   }, { highWaterMark: 0 });
   return { stream, setTap: (t) => tap = t };
-}
-
-function bodyFailure(e: unknown): unknown {
-  if (e instanceof TransportError) return e;
-  if (e instanceof ProtocolError) {
-    return new TransportError("unreachable", `invalid body from the upstream: ${e.message}`, {
-      cause: e,
-    });
-  }
-  return new TransportError("unreachable", `reading the upstream's body failed: ${message(e)}`, {
-    cause: e,
-  });
 }
 
 /** What `send` rejects with for an error `e` met while doing `what`. */

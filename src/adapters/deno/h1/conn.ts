@@ -26,8 +26,6 @@ export class H1Conn {
   buf: Uint8Array = new Uint8Array(BUFFER_BYTES);
   start = 0;
   end = 0;
-  /** Requests this connection carried. */
-  uses = 0;
   /** When the pool may keep it until (gateway clock ms); set while idle. */
   idleUntil = 0;
   #pending: Promise<number | null> | undefined;

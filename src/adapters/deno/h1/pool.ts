@@ -30,6 +30,41 @@ export class ConnectTimeout extends Error {
   }
 }
 
+/**
+ * A TCP connection that completes within `ms`, else a {@linkcode ConnectTimeout} (named
+ * after `origin`); `signal`, when given, ends the wait with its reason. A connect that
+ * completes after either is closed at once.
+ */
+export async function connectWithin(
+  hostname: string,
+  port: number,
+  ms: number,
+  origin: string,
+  signal?: AbortSignal,
+): Promise<Deno.TcpConn> {
+  signal?.throwIfAborted();
+  const connecting = Deno.connect({ hostname, port });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    return await Promise.race([
+      connecting,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new ConnectTimeout(origin, ms)), ms);
+        if (signal === undefined) return;
+        onAbort = () => reject(signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+      }),
+    ]);
+  } catch (e) {
+    connecting.then((c) => c.close(), () => {});
+    throw e;
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal!.removeEventListener("abort", onAbort);
+  }
+}
+
 /** The pool. */
 export class H1Pool {
   readonly #idle = new Map<string, H1Conn[]>();
@@ -64,31 +99,10 @@ export class H1Pool {
     port: number,
     signal: AbortSignal,
   ): Promise<H1Conn> {
-    signal.throwIfAborted();
-    const ms = this.#options.connectMs;
-    const connecting = Deno.connect({ hostname, port });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let onAbort: (() => void) | undefined;
-    try {
-      const tcp = await Promise.race([
-        connecting,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new ConnectTimeout(origin, ms)), ms);
-          onAbort = () => reject(signal.reason);
-          signal.addEventListener("abort", onAbort, { once: true });
-        }),
-      ]);
-      tcp.setNoDelay(true);
-      if (this.#options.keepAlive) tcp.setKeepAlive(true);
-      return new H1Conn(tcp, origin);
-    } catch (e) {
-      // A connect that completes after the timer or the abort must not keep its socket.
-      connecting.then((c) => c.close(), () => {});
-      throw e;
-    } finally {
-      clearTimeout(timer);
-      if (onAbort) signal.removeEventListener("abort", onAbort);
-    }
+    const tcp = await connectWithin(hostname, port, this.#options.connectMs, origin, signal);
+    tcp.setNoDelay(true);
+    if (this.#options.keepAlive) tcp.setKeepAlive(true);
+    return new H1Conn(tcp, origin);
   }
 
   /** Returns a connection after a complete exchange; it is closed when not kept. */
